@@ -1,0 +1,1 @@
+"""Technical kernel: settings, db, queue, http plumbing. Imports no feature module."""

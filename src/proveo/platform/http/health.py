@@ -1,0 +1,101 @@
+"""Liveness, readiness and database health (spec §5)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import falcon
+import marshmallow
+from marshmallow import fields
+
+from proveo import __version__
+from proveo.platform.db import Database
+from proveo.platform.http.openapi import doc
+
+__all__ = ["Database_", "Health", "Ready"]
+
+Check = Callable[[], Any]
+
+
+class HealthOut(marshmallow.Schema):
+    """Liveness answer."""
+
+    status = fields.String()
+    timestamp = fields.String()
+    service = fields.String()
+    version = fields.String()
+
+
+class Health:
+    """Liveness: the process is up. Touches nothing else."""
+
+    @doc("Liveness", tags=["health"], out=HealthOut, errors=())
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {
+            "status": "healthy",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "service": "Proveo API",
+            "version": __version__,
+        }
+
+
+def _timed(check: Check) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        check()
+        ok = True
+    except Exception:  # a failing dependency is the answer, not an error
+        ok = False
+    return {"ok": ok, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+class Ready:
+    """Readiness: 200 while the primary answers; others only degrade."""
+
+    def __init__(self, checks: dict[str, Check]) -> None:
+        self._checks = checks
+
+    @doc("Readiness", tags=["health"], errors=(503,))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        results = {name: _timed(check) for name, check in self._checks.items()}
+        if not results["primary"]["ok"]:
+            status, code = "unavailable", 503
+        elif all(r["ok"] for r in results.values()):
+            status, code = "ready", 200
+        else:
+            status, code = "degraded", 200
+        resp.status = code
+        resp.media = {"status": status, "checks": results}
+
+
+class Database_:
+    """Pool statistics and replica lag, without exception text."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @doc("Database health", tags=["health"], errors=(503,))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        healthy = True
+        try:
+            self._db.ping("primary")
+        except Exception:
+            healthy = False
+        lag: float | None
+        try:
+            lag = self._db.replica_lag()
+        except Exception:
+            lag = None
+        pool = self._db.pool_stats()
+        pool["replica_lag_seconds"] = lag
+        if lag is None and self._db.has_replica:
+            pool["replica_available"] = False
+        resp.status = 200 if healthy else 503
+        resp.media = {
+            "status": "healthy" if healthy else "unhealthy",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "pool": pool,
+        }
