@@ -14,7 +14,9 @@ SCHEMAS = {"platform", "accounts", "companies", "search", "moderation"}
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url") or os.environ.get("PROVEO_DATABASE_URL", "")
+    url = config.attributes.get("database_url") or os.environ.get(
+        "PROVEO_DATABASE_URL", ""
+    )
     if not url:
         raise SystemExit("PROVEO_DATABASE_URL is required to run migrations")
     if url.startswith("postgresql://"):
@@ -22,7 +24,9 @@ def _url() -> str:
     return url
 
 
-def _include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+def _include_name(
+    name: str | None, type_: str, parent_names: dict[str, str | None]
+) -> bool:
     if type_ == "schema":
         return name in SCHEMAS
     return True

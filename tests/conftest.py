@@ -120,4 +120,8 @@ def _clean_environment() -> Iterator[None]:
 
 def cookies_from(result: Any) -> dict[str, str]:
     """The cookies a response set, as a dict to send back."""
-    return {c.name: c.value for c in result.cookies.values()} if hasattr(result, "cookies") else {}
+    return (
+        {c.name: c.value for c in result.cookies.values()}
+        if hasattr(result, "cookies")
+        else {}
+    )

@@ -10,7 +10,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.02) -> T:
+def wait_for(
+    probe: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.02
+) -> T:
     """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds.
 
     A deadline, not a sleep: the test proceeds as soon as the condition holds.

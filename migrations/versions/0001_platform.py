@@ -25,7 +25,12 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(50), nullable=False),
         sa.Column("kwargs", pg.JSONB, nullable=False),
         sa.Column("correlation_id", sa.String(64), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.String(500), nullable=True),
@@ -33,7 +38,10 @@ def upgrade() -> None:
         schema="platform",
     )
     op.create_index(
-        "ix_outbox_pending", "outbox", ["id"], schema="platform",
+        "ix_outbox_pending",
+        "outbox",
+        ["id"],
+        schema="platform",
         postgresql_where=sa.text("sent_at IS NULL"),
     )
     op.create_table(
@@ -46,11 +54,18 @@ def upgrade() -> None:
         sa.Column("before", pg.JSONB, nullable=True),
         sa.Column("after", pg.JSONB, nullable=True),
         sa.Column("correlation_id", sa.String(64), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
         schema="platform",
     )
-    op.create_index("ix_audit_log_created_at", "audit_log", ["created_at"], schema="platform")
+    op.create_index(
+        "ix_audit_log_created_at", "audit_log", ["created_at"], schema="platform"
+    )
 
 
 def downgrade() -> None:

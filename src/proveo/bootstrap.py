@@ -13,7 +13,7 @@ from typing import Any
 import falcon
 import sqlalchemy as sa
 
-from proveo.platform import events, outbox, plugins, queue, runtime
+from proveo.platform import events, logs, outbox, plugins, queue, runtime
 from proveo.platform.cache import Cache
 from proveo.platform.db import Database, WriteTx
 from proveo.platform.http.app import base_app
@@ -26,6 +26,8 @@ __all__ = ["build_services", "create_app", "import_tasks", "metadata", "worker_b
 # Feature modules, in dependency order. Each may provide `tables.metadata`,
 # `resources.install(app, services)`, `tasks` (actors + subscriptions) and
 # `wiring.configure(services)` (plugins it owns).
+log = logs.get_logger("proveo.bootstrap")
+
 MODULES = ("accounts", "companies", "search", "moderation")
 
 
@@ -101,11 +103,12 @@ def _deliver_after_commit(services: runtime.Services) -> Callable[[WriteTx], Non
     def hook(tx: WriteTx) -> None:
         ids = outbox.pending_ids(tx)
         if ids:
+
             def deliver() -> None:
                 try:
                     outbox.deliver(services.db, ids, services.send_job)
-                except Exception:  # the relay retries; the request must not fail
-                    pass
+                except Exception as exc:  # the relay retries; the request must not fail
+                    log.warning("immediate outbox delivery failed", error=type(exc).__name__)
 
             tx.after_commit(deliver)
 

@@ -39,11 +39,17 @@ def run_web(args: argparse.Namespace) -> int:
     _prepare_metrics_dir()
     port = args.port or settings.web_port
     argv = [
-        sys.executable, "-m", "gunicorn",
-        "--config", "python:proveo.entrypoints.gunicorn_conf",
-        "--bind", f"{args.host}:{port}",
-        "--workers", str(settings.web_workers),
-        "--threads", str(settings.web_threads),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:proveo.entrypoints.gunicorn_conf",
+        "--bind",
+        f"{args.host}:{port}",
+        "--workers",
+        str(settings.web_workers),
+        "--threads",
+        str(settings.web_threads),
         "proveo.entrypoints.web:app",
     ]
     os.execv(sys.executable, argv)
@@ -57,11 +63,16 @@ def run_worker(args: argparse.Namespace) -> int:
         os.environ["dramatiq_prom_db"] = env_dir + "-worker"
     os.environ.setdefault("dramatiq_queue_prefetch", "1")
     argv = [
-        sys.executable, "-m", "dramatiq",
+        sys.executable,
+        "-m",
+        "dramatiq",
         "proveo.entrypoints.worker:broker",
-        "--processes", str(settings.worker_processes),
-        "--threads", str(settings.worker_threads),
-        "--worker-shutdown-timeout", "50000",
+        "--processes",
+        str(settings.worker_processes),
+        "--threads",
+        str(settings.worker_threads),
+        "--worker-shutdown-timeout",
+        "50000",
         "--skip-logging",
     ]
     os.execv(sys.executable, argv)
@@ -118,7 +129,9 @@ def run_healthcheck(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
+        redis.Redis.from_url(
+            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+        ).ping()
     except Exception as exc:
         print(f"unhealthy: {type(exc).__name__}", file=sys.stderr)
         return 1
@@ -149,16 +162,18 @@ def _parser() -> argparse.ArgumentParser:
     web.set_defaults(func=run_web)
 
     sub.add_parser("worker", help="run Dramatiq workers").set_defaults(func=run_worker)
-    sub.add_parser("scheduler", help="run the periodic scheduler (one replica)").set_defaults(
-        func=run_scheduler
-    )
+    sub.add_parser(
+        "scheduler", help="run the periodic scheduler (one replica)"
+    ).set_defaults(func=run_scheduler)
     migrate = sub.add_parser("migrate", help="alembic upgrade")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=run_migrate)
 
     dev = sub.add_parser("dev", help="run everything locally with demo data")
     dev.add_argument("--port", type=int, default=8000)
-    dev.add_argument("--data-dir", default=None, help="keep state here (default: a temp dir)")
+    dev.add_argument(
+        "--data-dir", default=None, help="keep state here (default: a temp dir)"
+    )
     dev.set_defaults(func=run_dev)
 
     seed = sub.add_parser("seed", help="load the demo data (idempotent)")
@@ -171,7 +186,9 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--password-stdin", action="store_true")
     admin.set_defaults(func=run_create_admin)
 
-    health = sub.add_parser("healthcheck", help="probe a role's dependencies (exit 0/1)")
+    health = sub.add_parser(
+        "healthcheck", help="probe a role's dependencies (exit 0/1)"
+    )
     health.add_argument("role", choices=["worker", "scheduler"])
     health.set_defaults(func=run_healthcheck)
 
@@ -198,7 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         role = os.environ.get("PROVEO_ROLE", "web")
         if role not in ROLES:
-            print(f"proveo: PROVEO_ROLE must be one of {', '.join(ROLES)}", file=sys.stderr)
+            print(
+                f"proveo: PROVEO_ROLE must be one of {', '.join(ROLES)}",
+                file=sys.stderr,
+            )
             return 2
         args = _parser().parse_args([role])
     return int(args.func(args))

@@ -59,7 +59,9 @@ def list_entries(
     tx: ReadTx, *, limit: int = 100, offset: int = 0, target_type: str | None = None
 ) -> list[AuditEntry]:
     """Newest first."""
-    stmt = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+    stmt = (
+        sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+    )
     if target_type is not None:
         stmt = stmt.where(audit_log.c.target_type == target_type)
     return [AuditEntry(**row._mapping) for row in tx.execute(stmt)]

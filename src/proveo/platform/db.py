@@ -53,7 +53,16 @@ committed_lsn: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 # SQLSTATEs worth replaying the whole unit of work for.
-_TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
+_TRANSIENT_SQLSTATES = {
+    "40001",
+    "40P01",
+    "57P01",
+    "57P02",
+    "57P03",
+    "08000",
+    "08003",
+    "08006",
+}
 
 
 class ReadTx:
@@ -66,7 +75,9 @@ class ReadTx:
         self.on_primary = on_primary
 
     def execute(
-        self, stmt: sa.Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+        self,
+        stmt: sa.Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> sa.CursorResult[Any]:
         """Run one statement in this transaction."""
         return self.conn.execute(stmt, params)  # type: ignore[arg-type]
@@ -259,7 +270,9 @@ class Database:
         if not self.has_replica:
             return 0.0
         with self.primary.connect() as pconn:
-            primary_lsn = pconn.execute(sa.text("select pg_current_wal_lsn()::text")).scalar()
+            primary_lsn = pconn.execute(
+                sa.text("select pg_current_wal_lsn()::text")
+            ).scalar()
         with self.replica.connect() as rconn:
             row = rconn.execute(
                 sa.text(
@@ -310,6 +323,7 @@ class Database:
 
     def pool_stats(self) -> dict[str, Any]:
         """Pool sizes for the health endpoint."""
+
         def size(which: str) -> int:
             engine = self._engines.get(which)
             return int(engine.pool.checkedout()) if engine is not None else 0  # type: ignore[attr-defined]
@@ -317,7 +331,8 @@ class Database:
         return {
             "write_size": size("primary"),
             "read_size": size("replica") if self.has_replica else size("primary"),
-            "max_size": self._engine_kwargs["pool_size"] + self._engine_kwargs["max_overflow"],
+            "max_size": self._engine_kwargs["pool_size"]
+            + self._engine_kwargs["max_overflow"],
             "replica_available": self.has_replica and self._replica.usable(),
             "replica_fallbacks": self._replica.fallbacks,
         }

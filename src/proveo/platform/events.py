@@ -39,7 +39,9 @@ _in_tx: dict[type[Event], list[InTxHandler]] = {}
 _jobs: dict[type[Event], list[_Job]] = {}
 
 
-def in_transaction(event_type: type[E]) -> Callable[[Callable[[WriteTx, E], None]], Callable[[WriteTx, E], None]]:
+def in_transaction(
+    event_type: type[E],
+) -> Callable[[Callable[[WriteTx, E], None]], Callable[[WriteTx, E], None]]:
     """Register ``handler(tx, event)`` to run inside the publishing transaction."""
 
     def register(handler: Callable[[WriteTx, E], None]) -> Callable[[WriteTx, E], None]:
@@ -97,7 +99,9 @@ def dispatch(tx: WriteTx) -> None:
         for handler in _in_tx.get(type(event), ()):
             handler(tx, event)
         for job in _jobs.get(type(event), ()):
-            outbox.add(tx, actor=job.actor, queue=job.queue, kwargs=job.to_kwargs(event))
+            outbox.add(
+                tx, actor=job.actor, queue=job.queue, kwargs=job.to_kwargs(event)
+            )
 
 
 def reset_subscriptions() -> None:

@@ -6,6 +6,7 @@ process writes its samples there and ``/metrics`` aggregates them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -35,27 +36,61 @@ __all__ = [
     "MetricsMiddleware",
 ]
 
-REQUESTS = Counter("proveo_http_requests_total", "HTTP requests", ["method", "route", "status"])
+REQUESTS = Counter(
+    "proveo_http_requests_total", "HTTP requests", ["method", "route", "status"]
+)
 REQUEST_LATENCY = Histogram(
     "proveo_http_request_duration_seconds",
     "HTTP request latency",
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-DB_FALLBACKS = Counter("proveo_db_replica_fallbacks_total", "Reads sent to the primary instead of the replica", ["reason"])
-REPLICA_LAG = Gauge("proveo_db_replica_lag_seconds", "Replica lag seen at scrape", multiprocess_mode="mostrecent")
-DB_POOL_IN_USE = Gauge("proveo_db_pool_connections_in_use", "Checked-out connections", ["engine"], multiprocess_mode="livesum")
-CACHE_EVENTS = Counter("proveo_cache_events_total", "Cache hits, misses and errors", ["namespace", "event"])
-RATE_LIMITED = Counter("proveo_rate_limited_total", "Requests refused by a rate limit", ["rule"])
-OUTBOX_BACKLOG = Gauge("proveo_outbox_backlog", "Outbox rows not yet relayed", multiprocess_mode="mostrecent")
-OUTBOX_AGE = Gauge("proveo_outbox_oldest_age_seconds", "Age of the oldest unrelayed outbox row", multiprocess_mode="mostrecent")
-QUEUE_DEPTH = Gauge("proveo_queue_depth", "Messages waiting in a Dramatiq queue", ["queue"], multiprocess_mode="mostrecent")
+DB_FALLBACKS = Counter(
+    "proveo_db_replica_fallbacks_total",
+    "Reads sent to the primary instead of the replica",
+    ["reason"],
+)
+REPLICA_LAG = Gauge(
+    "proveo_db_replica_lag_seconds",
+    "Replica lag seen at scrape",
+    multiprocess_mode="mostrecent",
+)
+DB_POOL_IN_USE = Gauge(
+    "proveo_db_pool_connections_in_use",
+    "Checked-out connections",
+    ["engine"],
+    multiprocess_mode="livesum",
+)
+CACHE_EVENTS = Counter(
+    "proveo_cache_events_total", "Cache hits, misses and errors", ["namespace", "event"]
+)
+RATE_LIMITED = Counter(
+    "proveo_rate_limited_total", "Requests refused by a rate limit", ["rule"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "proveo_outbox_backlog",
+    "Outbox rows not yet relayed",
+    multiprocess_mode="mostrecent",
+)
+OUTBOX_AGE = Gauge(
+    "proveo_outbox_oldest_age_seconds",
+    "Age of the oldest unrelayed outbox row",
+    multiprocess_mode="mostrecent",
+)
+QUEUE_DEPTH = Gauge(
+    "proveo_queue_depth",
+    "Messages waiting in a Dramatiq queue",
+    ["queue"],
+    multiprocess_mode="mostrecent",
+)
 MODERATION_LATENCY = Histogram(
     "proveo_moderation_seconds",
     "Time to classify and publish one image",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-MODERATION_VERDICTS = Counter("proveo_moderation_verdicts_total", "Moderation outcomes", ["verdict"])
+MODERATION_VERDICTS = Counter(
+    "proveo_moderation_verdicts_total", "Moderation outcomes", ["verdict"]
+)
 
 
 class MetricsMiddleware:
@@ -65,7 +100,11 @@ class MetricsMiddleware:
         req.context.metrics_started = time.perf_counter()
 
     def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        req_succeeded: bool,
     ) -> None:
         route = req.uri_template or ("unmatched" if resource is None else "unknown")
         status = str(resp.status)[:3]
@@ -83,10 +122,8 @@ class Metrics:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         for sample in self._samplers:
-            try:
+            with contextlib.suppress(Exception):  # a scrape survives a dependency outage
                 sample()
-            except Exception:  # a scrape must not fail because a dependency is down
-                pass
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

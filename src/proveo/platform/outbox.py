@@ -44,7 +44,12 @@ def add(tx: WriteTx, *, actor: str, queue: str, kwargs: dict[str, Any]) -> int:
     """Write one job in ``tx``; it exists only if ``tx`` commits."""
     new_id = tx.execute(
         sa.insert(outbox_table)
-        .values(actor=actor, queue=queue, kwargs=kwargs, correlation_id=logs.correlation_id())
+        .values(
+            actor=actor,
+            queue=queue,
+            kwargs=kwargs,
+            correlation_id=logs.correlation_id(),
+        )
         .returning(outbox_table.c.id)
     ).scalar_one()
     tx.state.setdefault(PENDING_IDS_KEY, []).append(new_id)
@@ -68,19 +73,25 @@ def _send_locked(db: Database, where: Any, limit: int, send: Sender) -> int:
         ).all()
         sent: list[int] = []
         for row in rows:
-            message = OutboxMessage(row.id, row.actor, row.queue, dict(row.kwargs), row.correlation_id)
+            message = OutboxMessage(
+                row.id, row.actor, row.queue, dict(row.kwargs), row.correlation_id
+            )
             try:
                 send(message)
             except Exception as exc:  # the broker is down: keep the row, note why
                 conn.execute(
                     sa.update(t)
                     .where(t.c.id == row.id)
-                    .values(attempts=t.c.attempts + 1, last_error=type(exc).__name__[:500])
+                    .values(
+                        attempts=t.c.attempts + 1, last_error=type(exc).__name__[:500]
+                    )
                 )
                 break
             sent.append(row.id)
         if sent:
-            conn.execute(sa.update(t).where(t.c.id.in_(sent)).values(sent_at=sa.func.now()))
+            conn.execute(
+                sa.update(t).where(t.c.id.in_(sent)).values(sent_at=sa.func.now())
+            )
         return len(sent)
 
 
@@ -104,7 +115,10 @@ def backlog(db: Database) -> tuple[int, float]:
             sa.select(
                 sa.func.count(),
                 sa.func.coalesce(
-                    sa.func.extract("epoch", sa.func.now() - sa.func.min(t.c.created_at)), 0
+                    sa.func.extract(
+                        "epoch", sa.func.now() - sa.func.min(t.c.created_at)
+                    ),
+                    0,
                 ),
             ).where(t.c.sent_at.is_(None))
         ).one()

@@ -52,7 +52,9 @@ class ActorSpec:
 _registry: dict[str, ActorSpec] = {}
 
 
-def actor(name: str, *, queue_name: str = "default", **options: Any) -> Callable[[F], F]:
+def actor(
+    name: str, *, queue_name: str = "default", **options: Any
+) -> Callable[[F], F]:
     """Declare ``fn`` as the actor ``name`` ("<module>.<function>").
 
     Business failures (``DomainError``) are never retried; infrastructure errors
@@ -64,7 +66,9 @@ def actor(name: str, *, queue_name: str = "default", **options: Any) -> Callable
     options.setdefault("max_backoff", 300_000)
 
     def register(fn: F) -> F:
-        _registry[name] = ActorSpec(name=name, fn=fn, queue_name=queue_name, options=options)
+        _registry[name] = ActorSpec(
+            name=name, fn=fn, queue_name=queue_name, options=options
+        )
         return fn
 
     return register
@@ -78,12 +82,16 @@ def registry() -> dict[str, ActorSpec]:
 class CorrelationMiddleware(dramatiq.Middleware):  # type: ignore[misc]
     """Carry the request's correlation id inside the message and bind it in the worker."""
 
-    def before_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int) -> None:
+    def before_enqueue(
+        self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int
+    ) -> None:
         cid = logs.correlation_id()
         if cid and "correlation_id" not in message.options:
             message.options["correlation_id"] = cid
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(
+        self, broker: dramatiq.Broker, message: dramatiq.Message
+    ) -> None:
         logs.clear()
         logs.bind(
             correlation_id=message.options.get("correlation_id"),
@@ -104,7 +112,9 @@ class CorrelationMiddleware(dramatiq.Middleware):  # type: ignore[misc]
     after_skip_message = after_process_message
 
 
-def build_broker(redis_url: str, *, extra_middleware: list[Any] | None = None) -> RedisBroker:
+def build_broker(
+    redis_url: str, *, extra_middleware: list[Any] | None = None
+) -> RedisBroker:
     """A Redis broker with explicit middleware; dead workers' jobs return within seconds.
 
     ``heartbeat_timeout`` 15 s and a 5 % maintenance chance mean a SIGKILLed

@@ -187,7 +187,9 @@ class Settings:
             SettingsError: listing every missing or malformed variable.
         """
         env = dict(os.environ if environ is None else environ)
-        raw = {k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)}
+        raw = {
+            k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)
+        }
         problems: list[str] = []
         values: dict[str, Any] = {}
 

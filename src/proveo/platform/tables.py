@@ -17,7 +17,12 @@ outbox = sa.Table(
     sa.Column("queue", sa.String(50), nullable=False),
     sa.Column("kwargs", pg.JSONB, nullable=False),
     sa.Column("correlation_id", sa.String(64), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "created_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+    ),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.String(500), nullable=True),
@@ -35,6 +40,11 @@ audit_log = sa.Table(
     sa.Column("before", pg.JSONB, nullable=True),
     sa.Column("after", pg.JSONB, nullable=True),
     sa.Column("correlation_id", sa.String(64), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "created_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+    ),
     sa.Index("ix_audit_log_created_at", "created_at"),
 )

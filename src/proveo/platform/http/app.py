@@ -11,7 +11,12 @@ from proveo import __version__
 from proveo.platform.http.docs import install_docs
 from proveo.platform.http.errors import ErrorSchema, install_error_handlers
 from proveo.platform.http.health import Database_, Health, Ready
-from proveo.platform.http.middleware import BodyLimit, Consistency, RequestContext, SecurityHeaders
+from proveo.platform.http.middleware import (
+    BodyLimit,
+    Consistency,
+    RequestContext,
+    SecurityHeaders,
+)
 from proveo.platform.http.openapi import build_spec, route
 from proveo.platform.metrics import Metrics, MetricsMiddleware
 from proveo.platform.runtime import Services
@@ -19,8 +24,13 @@ from proveo.platform.runtime import Services
 __all__ = ["base_app"]
 
 EXPOSED_HEADERS = [
-    "X-Correlation-ID", "X-Total-Count", "X-Proveo-LSN", "RateLimit", "RateLimit-Policy",
-    "Retry-After", "ETag",
+    "X-Correlation-ID",
+    "X-Total-Count",
+    "X-Proveo-LSN",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+    "ETag",
 ]
 
 
@@ -61,6 +71,8 @@ def base_app(
     app.add_route("/metrics", Metrics(list(metric_samplers)))
     install_docs(
         app,
-        lambda: build_spec(app, title="Proveo API", version=__version__, error_schema=ErrorSchema),
+        lambda: build_spec(
+            app, title="Proveo API", version=__version__, error_schema=ErrorSchema
+        ),
     )
     return app

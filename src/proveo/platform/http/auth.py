@@ -73,7 +73,9 @@ def require(
         raise Forbidden("Administrator role required")
     if verified and not principal.email_verified:
         raise Forbidden("E-mail address not verified", code="EMAIL_NOT_VERIFIED")
-    check_csrf = csrf if csrf is not None else req.method not in ("GET", "HEAD", "OPTIONS")
+    check_csrf = (
+        csrf if csrf is not None else req.method not in ("GET", "HEAD", "OPTIONS")
+    )
     if check_csrf:
         authenticator: Authenticator = req.context.authenticator
         authenticator.check_csrf(req, principal)

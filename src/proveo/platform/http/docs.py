@@ -42,7 +42,9 @@ class ReDocScript:
     """The vendored ReDoc bundle (MIT; licence file beside it)."""
 
     def __init__(self) -> None:
-        self._data = (resources.files("proveo.platform.http") / "static" / "redoc.standalone.js").read_bytes()
+        self._data = (
+            resources.files("proveo.platform.http") / "static" / "redoc.standalone.js"
+        ).read_bytes()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = "application/javascript"
@@ -57,4 +59,9 @@ def install_docs(app: falcon.App, build: Any) -> None:
     app.add_route("/api/v1/openapi.json", OpenApiDocument(build))
     app.add_route("/redoc", ReDoc())
     app.add_route("/redoc/redoc.standalone.js", ReDocScript())
-    api_doc(app, config_rel_url="/api/v1/openapi.json", url_prefix="/docs", title="Proveo API")
+    api_doc(
+        app,
+        config_rel_url="/api/v1/openapi.json",
+        url_prefix="/docs",
+        title="Proveo API",
+    )

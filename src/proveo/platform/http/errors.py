@@ -17,10 +17,21 @@ __all__ = ["ErrorSchema", "install_error_handlers", "render_error"]
 log = logs.get_logger("proveo.http")
 
 CODES = {
-    400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 411: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE",
-    414: "BAD_REQUEST", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_ERROR",
-    429: "RATE_LIMITED", 431: "BAD_REQUEST", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE",
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    411: "BAD_REQUEST",
+    413: "PAYLOAD_TOO_LARGE",
+    414: "BAD_REQUEST",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    431: "BAD_REQUEST",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 
@@ -49,12 +60,18 @@ def render_error(
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
     resp.media = {
-        "error": {"code": code or CODES.get(status, "ERROR"), "message": message, "details": details or {}},
+        "error": {
+            "code": code or CODES.get(status, "ERROR"),
+            "message": message,
+            "details": details or {},
+        },
         "correlation_id": logs.correlation_id() or "",
     }
 
 
-def _domain(req: falcon.Request, resp: falcon.Response, ex: DomainError, params: Any) -> None:
+def _domain(
+    req: falcon.Request, resp: falcon.Response, ex: DomainError, params: Any
+) -> None:
     if isinstance(ex, RateLimited):
         for name, value in ex.headers.items():
             resp.set_header(name, value)
@@ -62,7 +79,9 @@ def _domain(req: falcon.Request, resp: falcon.Response, ex: DomainError, params:
     render_error(resp, ex.status, ex.message, code=ex.code, details=ex.details)
 
 
-def _http(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: Any) -> None:
+def _http(
+    req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: Any
+) -> None:
     status = ex.status_code
     title = ex.title or "Error"
     message = ex.description or title
@@ -76,19 +95,31 @@ def _http(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, para
     render_error(resp, status, message)
 
 
-def _validation(req: falcon.Request, resp: falcon.Response, ex: marshmallow.ValidationError, params: Any) -> None:
+def _validation(
+    req: falcon.Request,
+    resp: falcon.Response,
+    ex: marshmallow.ValidationError,
+    params: Any,
+) -> None:
     render_error(
-        resp, 422, "Invalid request", details={"fields": validation_fields(ex.messages, "body")}
+        resp,
+        422,
+        "Invalid request",
+        details={"fields": validation_fields(ex.messages, "body")},
     )
 
 
-def _unavailable(req: falcon.Request, resp: falcon.Response, ex: ServiceUnavailable, params: Any) -> None:
+def _unavailable(
+    req: falcon.Request, resp: falcon.Response, ex: ServiceUnavailable, params: Any
+) -> None:
     log.warning("dependency unavailable", error=type(ex).__name__, detail=str(ex)[:200])
     resp.set_header("Retry-After", "5")
     render_error(resp, 503, "Service temporarily unavailable")
 
 
-def _unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+def _unexpected(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
+) -> None:
     if isinstance(ex, falcon.HTTPError):
         _http(req, resp, ex, params)
         return

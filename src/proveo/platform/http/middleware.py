@@ -1,5 +1,7 @@
-"""Request-scoped plumbing: correlation ids, logs, security headers, body limits,
-and the read-your-writes WAL position carried in a signed cookie."""
+"""Request-scoped plumbing: correlation ids, logs, headers, limits, consistency.
+
+The read-your-writes WAL position travels in a signed cookie (and header).
+"""
 
 from __future__ import annotations
 
@@ -39,13 +41,25 @@ class RequestContext:
         resp.set_header("X-Correlation-ID", cid)
 
     def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        req_succeeded: bool,
     ) -> None:
         started = getattr(req.context, "started", None)
         elapsed = (time.perf_counter() - started) * 1000 if started else 0.0
-        status = resp.status if isinstance(resp.status, int) else int(str(resp.status)[:3])
+        status = (
+            resp.status if isinstance(resp.status, int) else int(str(resp.status)[:3])
+        )
         if status >= 500 or req.path not in ("/api/v1/health", "/metrics"):
-            log.info("request", method=req.method, path=req.path, status=status, ms=round(elapsed, 2))
+            log.info(
+                "request",
+                method=req.method,
+                path=req.path,
+                status=status,
+                ms=round(elapsed, 2),
+            )
         logs.clear()
 
 
@@ -58,7 +72,11 @@ class SecurityHeaders:
     )
 
     def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        req_succeeded: bool,
     ) -> None:
         resp.set_header("X-Content-Type-Options", "nosniff")
         resp.set_header("X-Frame-Options", "DENY")
@@ -66,7 +84,9 @@ class SecurityHeaders:
         if (resp.content_type or "").startswith("text/html"):
             resp.set_header("Content-Security-Policy", self.CSP)
         if req.scheme == "https":
-            resp.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            resp.set_header(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
 
 
 class BodyLimit:
@@ -77,7 +97,11 @@ class BodyLimit:
     """
 
     def process_resource(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        params: dict[str, Any],
     ) -> None:
         limit = getattr(resource, "max_body_bytes", JSON_LIMIT)
         length = req.content_length
@@ -117,15 +141,24 @@ class Consistency:
         db.committed_lsn.set(None)
 
     def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        req_succeeded: bool,
     ) -> None:
         lsn = db.committed_lsn.get()
         if lsn:
             token = self._sign(lsn)
             resp.set_header(LSN_HEADER, token)
             resp.set_cookie(
-                LSN_COOKIE, token, max_age=self._max_age, path="/", secure=self._secure,
-                http_only=True, same_site="Lax",
+                LSN_COOKIE,
+                token,
+                max_age=self._max_age,
+                path="/",
+                secure=self._secure,
+                http_only=True,
+                same_site="Lax",
             )
         db.client_lsn.set(None)
         db.committed_lsn.set(None)

@@ -23,10 +23,21 @@ __all__ = ["ApiDoc", "build_spec", "doc", "route"]
 F = TypeVar("F", bound=Callable[..., Any])
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?[^}]*}")
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "Not Modified",
-    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
-    415: "Unsupported media type", 422: "Validation error", 429: "Rate limited",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Validation error",
+    429: "Rate limited",
     503: "Service unavailable",
 }
 
@@ -61,7 +72,9 @@ def doc(summary: str, **kwargs: Any) -> Callable[[F], F]:
 def route(app: falcon.App, template: str, resource: object, **kwargs: Any) -> None:
     """Add a route and remember it for the OpenAPI document."""
     app.add_route(template, resource, **kwargs)
-    routes: list[tuple[str, object, str]] = app.__dict__.setdefault("_proveo_routes", [])
+    routes: list[tuple[str, object, str]] = app.__dict__.setdefault(
+        "_proveo_routes", []
+    )
     routes.append((template, resource, kwargs.get("suffix") or ""))
 
 
@@ -79,12 +92,23 @@ def _schema_ref(spec: APISpec, schema: Any) -> Any:
     return {"type": "array", "items": ref} if many else ref
 
 
-def build_spec(app: falcon.App, *, title: str, version: str, error_schema: type) -> dict[str, Any]:
+def build_spec(
+    app: falcon.App, *, title: str, version: str, error_schema: type
+) -> dict[str, Any]:
     """The OpenAPI document for every route added with ``route``."""
-    spec = APISpec(title=title, version=version, openapi_version="3.1.0", plugins=[MarshmallowPlugin()])
+    spec = APISpec(
+        title=title,
+        version=version,
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+    )
     spec.components.schema("Error", schema=error_schema)
-    spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "access_token"})
-    spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.security_scheme(
+        "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "access_token"}
+    )
+    spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
     error_ref = {"$ref": "#/components/schemas/Error"}
     for template, resource, suffix in app.__dict__.get("_proveo_routes", []):
         params = [
@@ -93,7 +117,9 @@ def build_spec(app: falcon.App, *, title: str, version: str, error_schema: type)
         ]
         operations: dict[str, Any] = {}
         for verb in ("get", "head", "post", "put", "patch", "delete"):
-            responder = getattr(resource, f"on_{verb}{'_' + suffix if suffix else ''}", None)
+            responder = getattr(
+                resource, f"on_{verb}{'_' + suffix if suffix else ''}", None
+            )
             meta: ApiDoc | None = getattr(responder, "__apidoc__", None)
             if meta is None:
                 continue
@@ -103,7 +129,9 @@ def build_spec(app: falcon.App, *, title: str, version: str, error_schema: type)
                 op_params.append({"in": "query", "schema": meta.query})
             if op_params:
                 op["parameters"] = op_params
-            success: dict[str, Any] = {"description": _STATUS_TEXT.get(meta.status, "OK")}
+            success: dict[str, Any] = {
+                "description": _STATUS_TEXT.get(meta.status, "OK")
+            }
             out = _schema_ref(spec, meta.out)
             if out is not None:
                 success["content"] = {meta.out_type: {"schema": out}}
@@ -122,10 +150,12 @@ def build_spec(app: falcon.App, *, title: str, version: str, error_schema: type)
             if meta.body is not None:
                 op["requestBody"] = {
                     "required": True,
-                    "content": {meta.body_type: {"schema": _schema_ref(spec, meta.body)}},
+                    "content": {
+                        meta.body_type: {"schema": _schema_ref(spec, meta.body)}
+                    },
                 }
             operations[verb] = op
         if operations:
-            path = _PARAM.sub(lambda m: "{%s}" % m[1], template)
+            path = _PARAM.sub(lambda m: "{" + m[1] + "}", template)
             spec.path(path=path, operations=operations, parameters=[])
     return spec.to_dict()

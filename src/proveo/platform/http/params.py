@@ -10,9 +10,21 @@ from typing import Any
 import falcon
 import marshmallow
 
-from proveo.platform.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType
+from proveo.platform.errors import (
+    BadRequest,
+    Invalid,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
-__all__ = ["JSON_LIMIT", "load_json", "load_query", "parse_uuid", "read_json", "validation_fields"]
+__all__ = [
+    "JSON_LIMIT",
+    "load_json",
+    "load_query",
+    "parse_uuid",
+    "read_json",
+    "validation_fields",
+]
 
 JSON_LIMIT = 1024 * 1024
 
@@ -58,15 +70,21 @@ def read_json(req: falcon.Request, *, required: bool = True) -> Any:
         raise BadRequest("Malformed JSON body", code="BAD_REQUEST") from exc
 
 
-def load_json(schema: marshmallow.Schema, req: falcon.Request, *, required: bool = True) -> Any:
+def load_json(
+    schema: marshmallow.Schema, req: falcon.Request, *, required: bool = True
+) -> Any:
     """Parse and validate the JSON body with ``schema`` (422 names each field)."""
     data = read_json(req, required=required)
     if not isinstance(data, dict):
-        raise Invalid("The body must be a JSON object", fields={"body": ["Must be an object."]})
+        raise Invalid(
+            "The body must be a JSON object", fields={"body": ["Must be an object."]}
+        )
     try:
         return schema.load(data)
     except marshmallow.ValidationError as exc:
-        raise Invalid("Invalid request body", fields=validation_fields(exc.messages, "body")) from exc
+        raise Invalid(
+            "Invalid request body", fields=validation_fields(exc.messages, "body")
+        ) from exc
 
 
 def load_query(schema: marshmallow.Schema, req: falcon.Request) -> Any:
@@ -77,7 +95,9 @@ def load_query(schema: marshmallow.Schema, req: falcon.Request) -> Any:
     try:
         return schema.load(params)
     except marshmallow.ValidationError as exc:
-        raise Invalid("Invalid query parameters", fields=validation_fields(exc.messages, "query")) from exc
+        raise Invalid(
+            "Invalid query parameters", fields=validation_fields(exc.messages, "query")
+        ) from exc
 
 
 def parse_uuid(value: str, name: str) -> uuid.UUID:
@@ -85,4 +105,6 @@ def parse_uuid(value: str, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except (ValueError, AttributeError, TypeError) as exc:
-        raise Invalid("Invalid identifier", fields={f"path.{name}": ["Not a valid UUID."]}) from exc
+        raise Invalid(
+            "Invalid identifier", fields={f"path.{name}": ["Not a valid UUID."]}
+        ) from exc
