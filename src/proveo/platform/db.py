@@ -183,8 +183,18 @@ class Database:
             with self._lock:
                 engine = self._engines.get(which)
                 if engine is None:
-                    url = self._primary_url if which == "primary" else self._replica_url
-                    engine = sa.create_engine(url, **self._engine_kwargs)
+                    if which == "primary":
+                        engine = sa.create_engine(
+                            self._primary_url, **self._engine_kwargs
+                        )
+                    else:
+                        # Read-only by default: a standby refuses even BEGIN READ WRITE,
+                        # which is what resetting the option on pool return would send.
+                        engine = sa.create_engine(
+                            self._replica_url,
+                            execution_options={"postgresql_readonly": True},
+                            **self._engine_kwargs,
+                        )
                     self._engines[which] = engine
         return engine
 

@@ -21,6 +21,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 __all__ = ["ApiDoc", "build_spec", "doc", "route"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Routes per app (Falcon's App has __slots__, so the list cannot live on it).
+_documented: dict[int, list[tuple[str, object, str]]] = {}
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?[^}]*}")
 _STATUS_TEXT = {
     200: "OK",
@@ -72,9 +74,7 @@ def doc(summary: str, **kwargs: Any) -> Callable[[F], F]:
 def route(app: falcon.App, template: str, resource: object, **kwargs: Any) -> None:
     """Add a route and remember it for the OpenAPI document."""
     app.add_route(template, resource, **kwargs)
-    routes: list[tuple[str, object, str]] = app.__dict__.setdefault(
-        "_proveo_routes", []
-    )
+    routes = _documented.setdefault(id(app), [])
     routes.append((template, resource, kwargs.get("suffix") or ""))
 
 
@@ -110,7 +110,7 @@ def build_spec(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     error_ref = {"$ref": "#/components/schemas/Error"}
-    for template, resource, suffix in app.__dict__.get("_proveo_routes", []):
+    for template, resource, suffix in _documented.get(id(app), []):
         params = [
             {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
             for name, _conv in _PARAM.findall(template)

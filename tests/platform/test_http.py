@@ -1,0 +1,265 @@
+"""HTTP plumbing: the error shape on every path, headers, correlation ids, limits."""
+
+from __future__ import annotations
+
+import json
+
+import falcon
+import falcon.testing
+import marshmallow
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from marshmallow import fields
+
+from proveo.platform.http import doc, load_json, load_query, parse_uuid, route
+from proveo.platform.http.errors import install_error_handlers
+from proveo.platform.http.middleware import BodyLimit, RequestContext, SecurityHeaders
+
+
+class EchoIn(marshmallow.Schema):
+    name = fields.String(required=True)
+    count = fields.Integer(strict=True, load_default=1)
+
+
+class EchoQuery(marshmallow.Schema):
+    limit = fields.Integer(load_default=10)
+
+
+class Echo:
+    @doc("Echo", body=EchoIn, errors=(400, 413, 415, 422))
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = load_json(EchoIn(), req)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = load_query(EchoQuery(), req)
+
+
+class Thing:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, thing_id: str) -> None:
+        resp.media = {"id": str(parse_uuid(thing_id, "thing_id"))}
+
+
+class Boom:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+
+@pytest.fixture(scope="module")
+def echo_client() -> falcon.testing.TestClient:
+    app = falcon.App(middleware=[RequestContext(), SecurityHeaders(), BodyLimit()])
+    app.req_options.strip_url_path_trailing_slash = True
+    install_error_handlers(app)
+    route(app, "/echo", Echo())
+    route(app, "/things/{thing_id}", Thing())
+    app.add_route("/boom", Boom())
+    return falcon.testing.TestClient(app)
+
+
+def _assert_error(result: falcon.testing.Result, status: int, code: str) -> None:
+    assert result.status_code == status, result.text
+    body = result.json
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert body["correlation_id"] == result.headers["X-Correlation-ID"]
+
+
+def test_unknown_route_is_a_json_404(client: falcon.testing.TestClient) -> None:
+    _assert_error(client.simulate_get("/api/v1/nothing-here"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_a_json_405(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_delete("/api/v1/health")
+    _assert_error(result, 405, "METHOD_NOT_ALLOWED")
+
+
+def test_trailing_slash_is_accepted_without_redirect(
+    client: falcon.testing.TestClient,
+) -> None:
+    result = client.simulate_get("/api/v1/health/")
+    assert result.status_code == 200 and result.json["status"] == "healthy"
+
+
+def test_security_headers_and_correlation_id(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_get(
+        "/api/v1/health", headers={"X-Correlation-ID": "abc-123_x.y"}
+    )
+    assert result.headers["X-Correlation-ID"] == "abc-123_x.y"
+    assert result.headers["X-Content-Type-Options"] == "nosniff"
+    assert result.headers["X-Frame-Options"] == "DENY"
+    assert result.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+@pytest.mark.parametrize("bad", ["a" * 65, "has space", "semi;colon", "<script>"])
+def test_an_insane_correlation_id_is_replaced(
+    client: falcon.testing.TestClient, bad: str
+) -> None:
+    result = client.simulate_get("/api/v1/nothing", headers={"X-Correlation-ID": bad})
+    assert result.headers["X-Correlation-ID"] != bad
+    assert result.json["correlation_id"] == result.headers["X-Correlation-ID"]
+
+
+def test_malformed_json_is_400(echo_client: falcon.testing.TestClient) -> None:
+    result = echo_client.simulate_post(
+        "/echo", body=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    _assert_error(result, 400, "BAD_REQUEST")
+
+
+def test_wrong_content_type_is_415(echo_client: falcon.testing.TestClient) -> None:
+    result = echo_client.simulate_post(
+        "/echo",
+        body=b"name=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    _assert_error(result, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_schema_violation_is_422_naming_the_field(
+    echo_client: falcon.testing.TestClient,
+) -> None:
+    result = echo_client.simulate_post("/echo", json={"count": 1.5})
+    _assert_error(result, 422, "VALIDATION_ERROR")
+    assert set(result.json["error"]["details"]["fields"]) == {"body.name", "body.count"}
+
+
+def test_body_over_one_mebibyte_is_413(echo_client: falcon.testing.TestClient) -> None:
+    big = json.dumps({"name": "x" * (1024 * 1024 + 10)})
+    result = echo_client.simulate_post(
+        "/echo", body=big, headers={"Content-Type": "application/json"}
+    )
+    _assert_error(result, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_bad_query_parameter_is_422(echo_client: falcon.testing.TestClient) -> None:
+    result = echo_client.simulate_get("/echo", params={"limit": "many"})
+    _assert_error(result, 422, "VALIDATION_ERROR")
+    assert "query.limit" in result.json["error"]["details"]["fields"]
+
+
+def test_non_uuid_path_parameter_is_422(echo_client: falcon.testing.TestClient) -> None:
+    _assert_error(echo_client.simulate_get("/things/42"), 422, "VALIDATION_ERROR")
+    ok = echo_client.simulate_get("/things/6f1c5a43-5a0b-4a3e-9d0f-1a2b3c4d5e6f")
+    assert ok.status_code == 200
+
+
+def test_unexpected_errors_never_leak_internals(
+    echo_client: falcon.testing.TestClient,
+) -> None:
+    result = echo_client.simulate_get("/boom")
+    _assert_error(result, 500, "INTERNAL_ERROR")
+    assert "hunter2" not in result.text and "Traceback" not in result.text
+
+
+header_names = st.sampled_from(
+    ["Content-Type", "Content-Length", "X-Correlation-ID", "Accept", "Cookie", "Origin"]
+)
+header_values = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=st.one_of(st.binary(max_size=2048), st.text(max_size=512).map(str.encode)),
+    headers=st.dictionaries(header_names, header_values, max_size=4),
+    method=st.sampled_from(["POST", "GET", "PUT", "PATCH", "DELETE"]),
+    path=st.sampled_from(["/echo", "/echo/", "/things/x", "/nope", "/things/"]),
+)
+def test_random_bodies_and_headers_never_give_a_500(
+    echo_client: falcon.testing.TestClient,
+    body: bytes,
+    headers: dict[str, str],
+    method: str,
+    path: str,
+) -> None:
+    headers.pop("Content-Length", None)  # the client computes it from the body
+    result = echo_client.simulate_request(method, path, body=body, headers=headers)
+    assert result.status_code < 500, result.text
+    if result.status_code >= 400:
+        assert set(result.json) == {"error", "correlation_id"}
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=st.binary(max_size=1024),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "text/plain",
+            "multipart/form-data; boundary=x",
+            "",
+            "application/xml",
+        ]
+    ),
+    path=st.sampled_from(
+        ["/api/v1/health", "/api/v1/health/ready", "/api/v1/openapi.json", "/x"]
+    ),
+    method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET"]),
+)
+def test_the_real_app_answers_junk_with_json_errors(
+    client: falcon.testing.TestClient,
+    body: bytes,
+    content_type: str,
+    path: str,
+    method: str,
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    result = client.simulate_request(method, path, body=body, headers=headers)
+    assert result.status_code < 500
+    if result.status_code >= 400:
+        assert result.json["error"]["code"]
+
+
+def test_readiness_reports_each_dependency(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_get("/api/v1/health/ready")
+    assert result.status_code == 200
+    assert result.json["status"] == "ready"
+    assert set(result.json["checks"]) == {"primary", "replica", "redis", "storage"}
+    assert all(check["ok"] for check in result.json["checks"].values())
+
+
+def test_readiness_degrades_while_redis_is_down(
+    client: falcon.testing.TestClient, redis_server
+) -> None:  # type: ignore[no-untyped-def]
+    redis_server.stop()
+    try:
+        result = client.simulate_get("/api/v1/health/ready")
+        assert result.status_code == 200
+        assert result.json["status"] == "degraded"
+        assert result.json["checks"]["redis"]["ok"] is False
+    finally:
+        redis_server.start()
+
+
+def test_database_health_shows_pool_and_lag(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_get("/api/v1/health/database")
+    assert result.status_code == 200
+    pool = result.json["pool"]
+    assert {
+        "write_size",
+        "read_size",
+        "max_size",
+        "replica_available",
+        "replica_lag_seconds",
+    } <= set(pool)
+
+
+def test_openapi_document_and_ui_are_served(client: falcon.testing.TestClient) -> None:
+    document = client.simulate_get("/api/v1/openapi.json").json
+    assert document["openapi"].startswith("3.1")
+    assert "/api/v1/health" in document["paths"]
+    docs = client.simulate_get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "https://" not in docs.text  # packaged assets only, no CDN
+    redoc = client.simulate_get("/redoc")
+    assert redoc.status_code == 200 and "/redoc/redoc.standalone.js" in redoc.text
+    assert client.simulate_get("/redoc/redoc.standalone.js").status_code == 200
