@@ -31,7 +31,7 @@ from proveo.accounts.data import (
     UserNotFound,
     VerifyOutcome,
 )
-from proveo.accounts.sessions import UNKNOWN, SessionCache
+from proveo.accounts.sessions import SessionCache, Unknown
 from proveo.accounts.validation import (
     FieldError,
     clean_email,
@@ -47,6 +47,7 @@ __all__ = [
     "VERIFY_TTL",
     "admin_delete_user",
     "admin_update_user",
+    "cached_session_state",
     "check_reset_token",
     "companies_deleted",
     "configure_sessions",
@@ -57,6 +58,7 @@ __all__ = [
     "get_user",
     "issue_session",
     "list_users_for_admin",
+    "load_session_state",
     "login",
     "logout",
     "register_company_counter",
@@ -64,7 +66,6 @@ __all__ = [
     "resend_verification",
     "reset_password",
     "send_account_mail",
-    "session_state",
     "signup",
     "verify_email",
 ]
@@ -119,14 +120,16 @@ def find_user(tx: ReadTx, user_id: uuid.UUID) -> User | None:
     return store.find_user(tx, user_id)
 
 
-def session_state(tx: ReadTx, session_id: str) -> SessionState | None:
-    """A session's current user state (cache first); ``None`` when not live.
+def cached_session_state(session_id: str) -> SessionState | Unknown | None:
+    """The session state from the cache: ``None`` if revoked, ``UNKNOWN`` on a miss."""
+    return _session_cache.get(session_id)
+
+
+def load_session_state(tx: ReadTx, session_id: str) -> SessionState | None:
+    """A session's current user state from the database (and cache it).
 
     ``tx`` must be on the primary: a replica may not have replayed a revocation.
     """
-    cached = _session_cache.get(session_id)
-    if cached is not UNKNOWN:
-        return cached  # type: ignore[return-value]
     state = store.find_session_state(tx, session_id)
     if state is not None:
         _session_cache.remember(session_id, state)

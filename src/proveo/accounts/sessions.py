@@ -27,18 +27,18 @@ from redis.exceptions import RedisError
 
 from proveo.accounts.data import SessionState
 
-__all__ = ["POSITIVE_TTL", "SessionCache"]
+__all__ = ["POSITIVE_TTL", "UNKNOWN", "SessionCache", "Unknown"]
 
 POSITIVE_TTL = 30
 _REVOKED = b"-"
 log = logging.getLogger("proveo.accounts.sessions")
 
 
-class _Unknown:
+class Unknown:
     """Marker: the cache could not answer (miss or Redis unavailable)."""
 
 
-UNKNOWN = _Unknown()
+UNKNOWN = Unknown()
 
 
 class SessionCache:
@@ -86,7 +86,7 @@ class SessionCache:
         """True while Redis is being skipped."""
         return self._clock() < self._down_until
 
-    def get(self, jti: str) -> SessionState | _Unknown | None:
+    def get(self, jti: str) -> SessionState | Unknown | None:
         """The cached state, ``None`` if revoked, ``UNKNOWN`` on a miss or outage."""
         if not self._usable():
             return UNKNOWN
