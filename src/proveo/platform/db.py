@@ -68,19 +68,44 @@ _TRANSIENT_SQLSTATES = {
 class ReadTx:
     """An open read-only transaction; read use cases accept it."""
 
-    __slots__ = ("conn", "on_primary")
+    __slots__ = ("_failover", "conn", "on_primary")
 
-    def __init__(self, conn: sa.Connection, *, on_primary: bool) -> None:
+    def __init__(
+        self,
+        conn: sa.Connection,
+        *,
+        on_primary: bool,
+        failover: Callable[[], sa.Connection] | None = None,
+    ) -> None:
         self.conn = conn
         self.on_primary = on_primary
+        self._failover = failover
 
     def execute(
         self,
         stmt: sa.Executable,
         params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> sa.CursorResult[Any]:
-        """Run one statement in this transaction."""
-        return self.conn.execute(stmt, params)  # type: ignore[arg-type]
+        """Run one statement in this transaction.
+
+        Pooled connections are not pinged on checkout (a round trip per unit of
+        work); instead, if the replica connection turns out dead on the first
+        statement, the unit of work moves to the primary before anything was read.
+        """
+        failover, self._failover = self._failover, None
+        if failover is None:
+            return self.conn.execute(stmt, params)  # type: ignore[arg-type]
+        try:
+            return self.conn.execute(stmt, params)  # type: ignore[arg-type]
+        except (OperationalError, DBAPIError) as exc:
+            if not getattr(exc, "connection_invalidated", False) and not isinstance(
+                exc, OperationalError
+            ):
+                raise
+            self.conn.close()
+            self.conn = failover()
+            self.on_primary = True
+            return self.conn.execute(stmt, params)  # type: ignore[arg-type]
 
 
 @dataclass(eq=False)
@@ -158,7 +183,10 @@ class Database:
             "max_overflow": max_overflow,
             "pool_timeout": 5,
             "pool_recycle": 1800,
-            "pool_pre_ping": True,
+            # Units of work always end their transaction themselves, so the extra
+            # ROLLBACK round trip the pool would send on return is pure overhead.
+            "pool_reset_on_return": None,
+            "pool_pre_ping": False,
             "connect_args": {
                 "connect_timeout": 3,
                 "application_name": application_name,
@@ -223,15 +251,24 @@ class Database:
         """
         wanted = min_lsn if min_lsn is not None else client_lsn.get()
         conn = self._replica_connection(wanted) if self.has_replica else None
-        on_primary = conn is None
         if conn is None:
-            conn = self.primary.connect().execution_options(postgresql_readonly=True)
-            conn.begin()
+            tx = ReadTx(self._primary_readonly(), on_primary=True)
+        else:
+            tx = ReadTx(conn, on_primary=False, failover=self._replica_failed)
         try:
-            yield ReadTx(conn, on_primary=on_primary)
-            conn.rollback()
+            yield tx
+            tx.conn.rollback()
         finally:
-            conn.close()
+            tx.conn.close()
+
+    def _primary_readonly(self) -> sa.Connection:
+        conn = self.primary.connect().execution_options(postgresql_readonly=True)
+        conn.begin()
+        return conn
+
+    def _replica_failed(self) -> sa.Connection:
+        self._replica.trip()
+        return self._primary_readonly()
 
     def _replica_connection(self, min_lsn: str | None) -> sa.Connection | None:
         self._refresh_lag()
@@ -239,7 +276,7 @@ class Database:
             return None
         conn: sa.Connection | None = None
         try:
-            conn = self.replica.connect().execution_options(postgresql_readonly=True)
+            conn = self.replica.connect()  # read-only by the engine's default
             conn.begin()
             if min_lsn is not None:
                 caught_up = conn.execute(

@@ -6,6 +6,7 @@ from typing import Any
 
 import falcon
 import marshmallow
+import sqlalchemy.exc
 from marshmallow import fields
 
 from proveo.platform import logs
@@ -117,6 +118,16 @@ def _unavailable(
     render_error(resp, 503, "Service temporarily unavailable")
 
 
+def _database_down(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
+) -> None:
+    # Connection loss, failover, pool exhaustion or a statement timeout: the
+    # client may retry; the details stay in the log.
+    log.warning("database unavailable", error=type(ex).__name__, path=req.path)
+    resp.set_header("Retry-After", "2")
+    render_error(resp, 503, "Service temporarily unavailable")
+
+
 def _unexpected(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
 ) -> None:
@@ -137,3 +148,5 @@ def install_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(DomainError, _domain)
     app.add_error_handler(marshmallow.ValidationError, _validation)
     app.add_error_handler(ServiceUnavailable, _unavailable)
+    app.add_error_handler(sqlalchemy.exc.OperationalError, _database_down)
+    app.add_error_handler(sqlalchemy.exc.TimeoutError, _database_down)
