@@ -22,6 +22,7 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+from periodiq import PeriodiqMiddleware
 
 from proveo.platform import logs
 from proveo.platform.errors import DomainError
@@ -119,6 +120,9 @@ def build_broker(
 
     ``heartbeat_timeout`` 15 s and a 5 % maintenance chance mean a SIGKILLed
     worker's messages are requeued in well under a minute (see ECOSYSTEM §2).
+    ``PeriodiqMiddleware`` is on every broker so that actors may declare the
+    ``periodic`` option (only the scheduler process sends those messages) and
+    workers drop schedule ticks that waited longer than a minute.
     """
     middleware = [
         AgeLimit(),
@@ -128,6 +132,7 @@ def build_broker(
         Pipelines(),
         Retries(),
         CorrelationMiddleware(),
+        PeriodiqMiddleware(skip_delay=60),
         *(extra_middleware or []),
     ]
     broker = RedisBroker(

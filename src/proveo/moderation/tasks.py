@@ -1,0 +1,106 @@
+"""Moderation's actors and the events it listens to.
+
+* ``LogoUploaded`` → ``moderation.moderate_logo`` (retried with back-off; when
+  the retries run out, ``moderation.give_up`` marks the image ``failed``);
+* ``ObjectsOrphaned`` → ``moderation.forget_objects`` deletes the public
+  renditions no company shows any more (``companies`` deletes the rest);
+* ``moderation.sweep_orphans`` runs every 15 minutes (periodiq) and removes
+  whatever was left behind by crashes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from periodiq import cron
+
+from proveo import companies
+from proveo.moderation.wiring import moderation
+from proveo.platform import events, logs, queue, runtime
+
+__all__ = [
+    "SWEEP_GRACE",
+    "forget_objects",
+    "give_up",
+    "moderate_logo",
+    "sweep_orphans",
+]
+
+log = logs.get_logger("proveo.moderation")
+
+SWEEP_GRACE = timedelta(hours=1)
+_SWEEP_SLOT_SECONDS = 15 * 60
+
+events.after_commit(
+    companies.LogoUploaded, "moderation.moderate_logo", queue="moderation"
+)
+events.after_commit(
+    companies.ObjectsOrphaned,
+    "moderation.forget_objects",
+    queue="moderation",
+    to_kwargs=lambda event: {
+        "keys": [key for key in event.keys if key.startswith("public/")]
+    },
+)
+
+
+@queue.actor(
+    "moderation.moderate_logo",
+    queue_name="moderation",
+    max_retries=5,
+    min_backoff=1000,
+    max_backoff=60_000,
+    time_limit=60_000,
+    on_retry_exhausted="moderation.give_up",
+)
+def moderate_logo(image_id: str, company_id: str) -> str:
+    """Classify an uploaded logo and publish or reject it (idempotent)."""
+    outcome = moderation(runtime.services()).moderate(uuid.UUID(image_id))
+    return outcome.verdict
+
+
+@queue.actor("moderation.give_up", queue_name="moderation", max_retries=10)
+def give_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """Retries of ``moderate_logo`` are exhausted: the image becomes ``failed``."""
+    kwargs = message.get("kwargs") or {}
+    image_id = kwargs.get("image_id")
+    if not image_id:
+        log.error("give_up without an image id", message_id=message.get("message_id"))
+        return
+    retries = retry_info.get("retries")
+    reason = (
+        f"Moderation could not complete after {retries} retries; "
+        "an operator can requeue it."
+    )
+    moderation(runtime.services()).give_up(uuid.UUID(image_id), reason)
+
+
+@queue.actor("moderation.forget_objects", queue_name="moderation")
+def forget_objects(keys: list[str]) -> int:
+    """Delete public renditions that were replaced or whose company is gone."""
+    if not keys:
+        return 0
+    return moderation(runtime.services()).forget_objects(keys)
+
+
+@queue.actor(
+    "moderation.sweep_orphans",
+    queue_name="moderation",
+    max_retries=0,
+    time_limit=600_000,
+    periodic=cron("*/15 * * * *"),
+)
+def sweep_orphans() -> dict[str, int] | None:
+    """Remove unreferenced objects, once per 15-minute slot across all replicas."""
+    services = runtime.services()
+    slot = int(time.time() // _SWEEP_SLOT_SECONDS)
+    key = f"proveo:moderation:sweep:{slot}"
+    if not services.cache.redis.set(key, "1", nx=True, ex=_SWEEP_SLOT_SECONDS * 2):
+        log.info("sweep already ran in this slot", slot=slot)
+        return None
+    removed = moderation(services).sweep(grace=SWEEP_GRACE)
+    log.info("orphan sweep done", **removed)
+    return removed
