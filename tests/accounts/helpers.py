@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import random
 import re
+import secrets
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -21,9 +21,9 @@ API = "/api/v1/users"
 
 def fresh_ip() -> str:
     """A client address no other test uses, so per-IP limits don't interfere."""
-    return (
-        f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-    )
+    # Not ``random``: Hypothesis seeds it, which would repeat addresses.
+    a, b, c = secrets.token_bytes(3)
+    return f"10.{a}.{b}.{c % 254 + 1}"
 
 
 def fresh_email(prefix: str = "u") -> str:
