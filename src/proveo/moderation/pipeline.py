@@ -60,6 +60,10 @@ FORMATS = {
 _JPEG_OPTIONS = {"quality": 90, "optimize": True, "progressive": True}
 _PNG_OPTIONS = {"compress_level": 6}
 _WEBP_OPTIONS = {"quality": 90, "method": 4}
+_TOO_LARGE = (
+    f"Images of at most {MAX_SIDE}x{MAX_SIDE} pixels and "
+    f"{MAX_PIXELS // 1_000_000} megapixels are accepted."
+)
 _SRGB = ImageCms.createProfile("sRGB")
 #: Modes each output format stores as they are; others are converted.
 _KEEP_MODES = {
@@ -110,8 +114,8 @@ def open_checked(data: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=[kind])
             width, height = image.size
             frames = int(getattr(image, "n_frames", 1) or 1)
-    except BadImage:
-        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadImage(_TOO_LARGE) from exc
     # Pillow signals broken headers with many exception types (OSError,
     # SyntaxError, struct.error, ValueError, EOFError, DecompressionBomb*...).
     except Exception as exc:
@@ -119,10 +123,7 @@ def open_checked(data: bytes) -> Image.Image:
     if width < 1 or height < 1:
         raise BadImage("The image has no pixels.")
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-        raise BadImage(
-            f"The image is {width}x{height}; at most {MAX_SIDE}x{MAX_SIDE} and "
-            f"{MAX_PIXELS // 1_000_000} megapixels are accepted."
-        )
+        raise BadImage(f"The image is {width}x{height} pixels. {_TOO_LARGE}")
     if frames > 1 or getattr(image, "is_animated", False):
         raise BadImage("Animated images are not accepted.")
     return image
