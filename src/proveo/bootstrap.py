@@ -108,7 +108,9 @@ def _deliver_after_commit(services: runtime.Services) -> Callable[[WriteTx], Non
                 try:
                     outbox.deliver(services.db, ids, services.send_job)
                 except Exception as exc:  # the relay retries; the request must not fail
-                    log.warning("immediate outbox delivery failed", error=type(exc).__name__)
+                    log.warning(
+                        "immediate outbox delivery failed", error=type(exc).__name__
+                    )
 
             tx.after_commit(deliver)
 
@@ -188,14 +190,26 @@ class OutboxRelay(threading.Thread):
         self._stop_event.set()
 
 
-def worker_broker(settings: Settings) -> Any:
-    """The broker for a worker process, with actors bound and the relay running."""
+def worker_broker(settings: Settings, *, relay: bool = True) -> Any:
+    """The broker for a worker process, with actors bound and the relay running.
+
+    Dramatiq's Prometheus exporter (port 9191) is added when
+    ``PROMETHEUS_MULTIPROC_DIR`` is set, i.e. in the deployed worker role.
+    """
+    import os
+
     import dramatiq
 
     services = build_services(settings)
     runtime.install(services)
     broker = services.broker
+    if relay and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from dramatiq.middleware.prometheus import Prometheus
+
+        broker.add_middleware(Prometheus())
     queue.bind(broker)
+    if not relay:
+        return broker
 
     class RelayMiddleware(dramatiq.Middleware):  # type: ignore[misc]
         """Run the outbox relay inside every worker process."""

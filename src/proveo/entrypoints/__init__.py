@@ -26,17 +26,22 @@ def _settings() -> Settings:
         raise SystemExit(2) from exc
 
 
-def _prepare_metrics_dir() -> None:
-    """Wipe the multiprocess metrics directory before any worker writes to it."""
+def _prepare_metrics_dir(*, wipe: bool) -> None:
+    """Make sure the multiprocess metrics directory exists (empty it for a new server).
+
+    prometheus_client fails on the first metric when the directory is missing,
+    which an emptyDir-backed /tmp is at every start.
+    """
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
-        shutil.rmtree(directory, ignore_errors=True)
+        if wipe:
+            shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory, exist_ok=True)
 
 
 def run_web(args: argparse.Namespace) -> int:
     settings = _settings()
-    _prepare_metrics_dir()
+    _prepare_metrics_dir(wipe=True)
     port = args.port or settings.web_port
     argv = [
         sys.executable,
@@ -58,9 +63,12 @@ def run_web(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     settings = _settings()
-    env_dir = os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    if env_dir:  # dramatiq's Prometheus exporter manages its own directory
+    env_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if env_dir:  # Dramatiq's exporter (port 9191) keeps its own directory
         os.environ["dramatiq_prom_db"] = env_dir + "-worker"
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = env_dir + "-worker"
+        shutil.rmtree(env_dir + "-worker", ignore_errors=True)
+        os.makedirs(env_dir + "-worker", exist_ok=True)
     os.environ.setdefault("dramatiq_queue_prefetch", "1")
     argv = [
         sys.executable,
@@ -81,7 +89,13 @@ def run_worker(args: argparse.Namespace) -> int:
 
 def run_scheduler(args: argparse.Namespace) -> int:
     _settings()
-    argv = [sys.executable, "-m", "periodiq", "proveo.entrypoints.scheduler"]
+    _prepare_metrics_dir(wipe=False)
+    argv = [
+        sys.executable,
+        "-c",
+        "from periodiq import entrypoint; entrypoint()",
+        "proveo.entrypoints.scheduler:broker",
+    ]
     os.execv(sys.executable, argv)
     return 0  # pragma: no cover
 
@@ -99,6 +113,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     from alembic.config import Config
 
     settings = _settings()
+    _prepare_metrics_dir(wipe=False)
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.attributes["database_url"] = settings.database_url
@@ -115,6 +130,7 @@ def run_dev(args: argparse.Namespace) -> int:
 def run_seed(args: argparse.Namespace) -> int:
     from proveo.entrypoints.admin import seed
 
+    _prepare_metrics_dir(wipe=False)
     return seed(_settings(), force=args.force)
 
 
@@ -128,6 +144,16 @@ def run_healthcheck(args: argparse.Namespace) -> int:
     import redis
 
     settings = _settings()
+    if args.role == "web":
+        import urllib.request
+
+        url = f"http://127.0.0.1:{settings.web_port}/api/v1/health"
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                return 0 if response.status == 200 else 1
+        except OSError as exc:
+            print(f"unhealthy: {type(exc).__name__}", file=sys.stderr)
+            return 1
     try:
         redis.Redis.from_url(
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2
@@ -189,7 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     health = sub.add_parser(
         "healthcheck", help="probe a role's dependencies (exit 0/1)"
     )
-    health.add_argument("role", choices=["worker", "scheduler"])
+    health.add_argument("role", choices=["web", "worker", "scheduler"])
     health.set_defaults(func=run_healthcheck)
 
     models = sub.add_parser("models", help="model artefacts")

@@ -1,0 +1,146 @@
+"""The package started exactly as the container starts it, one role at a time.
+
+Each role runs as ``python -m proveo`` with only ``PROVEO_ROLE`` and the settings
+environment, answers, and shuts down gracefully on SIGTERM: an in-flight request
+is answered, and jobs are finished or left for the next worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from proveo.platform.devservers import SmtpSink, find_free_port
+from proveo.platform.settings import Settings
+from tests.helpers import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(settings_env: dict[str, str], role: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVEO_")}
+    env.update(settings_env)
+    env.update(
+        {"PROVEO_ROLE": role, "PROVEO_WEB_WORKERS": "2", "PROVEO_WEB_THREADS": "2"}
+    )
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def _process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen([sys.executable, "-m", "proveo"], env=env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _health(port: int) -> dict[str, str] | None:
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/v1/health", timeout=1
+        ) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
+    except OSError:
+        return None
+
+
+def test_an_invalid_configuration_lists_every_problem(
+    settings_env: dict[str, str],
+) -> None:
+    env = _env(settings_env, "web", PROVEO_SECRET_KEY="short", PROVEO_SMTP_PORT="http")
+    result = subprocess.run(
+        [sys.executable, "-m", "proveo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "PROVEO_SECRET_KEY" in result.stderr and "PROVEO_SMTP_PORT" in result.stderr
+
+
+def test_web_role_serves_and_finishes_an_in_flight_request_on_sigterm(
+    migrated: Settings, settings_env: dict[str, str]
+) -> None:
+    port = find_free_port()
+    env = _env(settings_env, "web", PROVEO_WEB_PORT=str(port))
+    with _process(env) as proc:
+        assert wait_for(lambda: _health(port), timeout=60)["status"] == "healthy"
+        body = json.dumps(
+            {"email": "nobody@example.com", "password": "wrong-password"}
+        ).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /api/v1/users/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nConnection: close\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:10]
+            )
+            time.sleep(0.3)  # let the worker accept the request before the signal
+            proc.send_signal(signal.SIGTERM)
+            sock.sendall(body[10:])
+            response = b""
+            while chunk := sock.recv(65536):
+                response += chunk
+        assert response.startswith(b"HTTP/1.1 401"), response[:200]
+        assert proc.wait(timeout=40) == 0
+
+
+def _signup(port: int, email: str) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/users/signup",
+        data=json.dumps(
+            {"name": "Role Test", "email": email, "password": "long enough pw"}
+        ).encode(),
+        headers={"Content-Type": "application/json", "X-Forwarded-For": "10.9.9.9"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+
+@pytest.mark.slow
+def test_worker_role_delivers_jobs_and_a_stopped_worker_leaves_none_behind(
+    migrated: Settings, settings_env: dict[str, str], smtp_sink: SmtpSink
+) -> None:
+    port = find_free_port()
+    emails = [f"role-{uuid.uuid4().hex[:8]}@example.com" for _ in range(4)]
+    with _process(_env(settings_env, "web", PROVEO_WEB_PORT=str(port))) as web:
+        wait_for(lambda: _health(port), timeout=60)
+        with _process(
+            _env(settings_env, "worker", PROVEO_WORKER_PROCESSES="1")
+        ) as worker:
+            _signup(port, emails[0])
+            wait_for(lambda: _mail_to(smtp_sink, emails[0]), timeout=60)
+            for email in emails[1:]:
+                _signup(port, email)
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0
+        # Whatever the stopped worker had not finished is still queued or in the
+        # outbox: a new worker delivers every remaining mail.
+        with _process(_env(settings_env, "worker", PROVEO_WORKER_PROCESSES="1")):
+            for email in emails:
+                wait_for(lambda e=email: _mail_to(smtp_sink, e), timeout=90)
+        web.send_signal(signal.SIGTERM)
+        assert web.wait(timeout=40) == 0
+
+
+def _mail_to(sink: SmtpSink, email: str) -> bool:
+    return any(email in str(message["To"]) for message in sink.messages())
