@@ -232,3 +232,65 @@ def test_pages_are_html_escaped_and_localised(client: Any) -> None:
     if page.status_code == 200:
         assert "<script>alert" not in page.text
         assert "Content-Security-Policy" in page.headers
+
+
+def _reset_token(services: Any, user_id: Any) -> str:
+    from proveo.accounts import service
+
+    token = "reset-" + user_id.hex
+    with services.db.write() as tx:
+        store.insert_token(
+            tx,
+            token_hash=service._hash_token(token),
+            user_id=user_id,
+            kind="reset",
+            expires_at=tx.execute(
+                sa.select(sa.func.now() + sa.text("interval '1 hour'"))
+            ).scalar_one(),
+        )
+    return token
+
+
+def test_reset_form_post_from_the_page(client: Any, services: Any) -> None:
+    user = make_user(services, lang="en")
+    token = _reset_token(services, user.id)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    short = client.simulate_post(
+        f"{API}/password-reset/confirm",
+        body=f"token={token}&password=short",
+        headers=form,
+    )
+    assert short.status_code == 422 and 'name="password"' in short.text
+    done = client.simulate_post(
+        f"{API}/password-reset/confirm",
+        body=f"token={token}&password=brand+new+password",
+        headers={**form, "Origin": "http://testserver"},
+    )
+    assert done.status_code == 200 and "Password updated" in done.text
+    again = client.simulate_post(
+        f"{API}/password-reset/confirm",
+        body=f"token={token}&password=brand+new+password",
+        headers=form,
+    )
+    assert again.status_code == 400 and "Password Reset Failed" in again.text
+    assert login(client, user.email, "brand new password").status_code == 200
+
+
+def test_openapi_documents_every_accounts_route(client: Any) -> None:
+    paths = client.simulate_get("/api/v1/openapi.json").json["paths"]
+    for path in [
+        "/api/v1/users/signup",
+        "/api/v1/users/verify-email/{token}",
+        "/api/v1/users/resend-verification",
+        "/api/v1/users/login",
+        "/api/v1/users/logout",
+        "/api/v1/users/me",
+        "/api/v1/users/csrf-token",
+        "/api/v1/users/password-reset/request",
+        "/api/v1/users/password-reset/{token}",
+        "/api/v1/users/password-reset/confirm",
+        "/api/v1/users/admin/all-users",
+        "/api/v1/users/admin/users/{user_uuid}",
+        "/api/v1/admin/audit",
+    ]:
+        assert path in paths
