@@ -357,3 +357,17 @@ def test_account_deletion_rolls_back_with_the_company(services, client):
         pass
     with services.db.write() as tx:
         assert companies.find_company(tx, uuid.UUID(created["uuid"])) is not None
+
+
+def test_deleting_the_account_over_http_deletes_the_company(client, services):
+    product, commune = make_catalogue(services)
+    owner = user_session(services)
+    created = create_company(client, owner, product, commune).json
+    gone = client.simulate_delete(
+        f"{API}/users/me", cookies=owner.cookies, headers=owner.headers()
+    )
+    assert gone.status_code == 200, gone.text
+    assert gone.json["company_deleted"] == 1
+    assert client.simulate_get(f"{API}/companies/{created['uuid']}").status_code == 404
+    with services.db.write() as tx:
+        assert companies.find_company_of_user(tx, owner.user.id) is None

@@ -29,7 +29,7 @@ def _images(services, company_id: str) -> list[companies.Image]:
 
 def _publish(services, image: companies.Image, *, data: bytes | None = None) -> str:
     """What moderation does on approval: store a public copy, then approve."""
-    key = f"{uuid.uuid4().hex}.{image.extension}"
+    key = f"public/{uuid.uuid4().hex}.{image.extension}"
     services.storage.put_bytes(key, data or png(), image.content_type)
     with services.db.write() as tx:
         companies.approve_image(

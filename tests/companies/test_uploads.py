@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -220,9 +221,9 @@ def _part(boundary: str, name: str, filename: str | None, value: bytes) -> bytes
     ),
 )
 def test_hostile_bodies_never_500_and_leave_nothing_behind(
-    client, services, parts, cut, closed, content_type
+    client, services, fuzz_owner, parts, cut, closed, content_type
 ):
-    owner = _fuzz_owner(services)
+    owner = fuzz_owner
     boundary = "fuzzboundary"
     body = b"".join(_part(boundary, n, f, v) for n, f, v in parts)
     if closed:
@@ -245,10 +246,7 @@ def test_hostile_bodies_never_500_and_leave_nothing_behind(
     assert patched.status_code in {400, 404, 413, 415, 422}, patched.text
 
 
-_OWNER: list = []
-
-
-def _fuzz_owner(services):
-    if not _OWNER:
-        _OWNER.append(user_session(services))
-    return _OWNER[0]
+@pytest.fixture(scope="module")
+def fuzz_owner(services):
+    """One verified user without a company, for every generated body."""
+    return user_session(services)

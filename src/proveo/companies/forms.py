@@ -68,10 +68,10 @@ class Form:
             self.image = None
 
 
-def configure_multipart(app: falcon.App) -> None:
+def configure_multipart(app: falcon.App[Any, Any]) -> None:
     """Bound Falcon's multipart parser: few parts, small buffered parts."""
     handler = app.req_options.media_handlers[falcon.MEDIA_MULTIPART]
-    options = handler.parse_options
+    options = handler.parse_options  # type: ignore[attr-defined]
     options.max_body_part_count = MAX_PARTS
     # Only text parts are ever buffered (``part.data``); we stream the rest.
     options.max_body_part_buffer_size = TEXT_ALLOWANCE

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from PIL import Image as PILImage
 
@@ -67,7 +67,7 @@ def _webp_size(head: bytes) -> tuple[int, int]:
     raise _invalid("Not a valid WebP image.")
 
 
-def _pillow_size(stream: BinaryIO, kind: str) -> tuple[int, int]:
+def _pillow_size(stream: IO[bytes], kind: str) -> tuple[int, int]:
     stream.seek(0)
     try:
         with PILImage.open(stream, formats=[kind.upper()]) as picture:
@@ -80,7 +80,7 @@ def _pillow_size(stream: BinaryIO, kind: str) -> tuple[int, int]:
     return width, height
 
 
-def inspect(stream: BinaryIO) -> ImageInfo:
+def inspect(stream: IO[bytes]) -> ImageInfo:
     """Check an upload is a JPEG, PNG or WebP within the size limits.
 
     Raises:

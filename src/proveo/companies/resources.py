@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from proveo.companies.forms import configure_multipart
@@ -29,7 +31,7 @@ __all__ = ["install"]
 API = "/api/v1"
 
 
-def install(app: falcon.App, services: Services) -> None:
+def install(app: falcon.App[Any, Any], services: Services) -> None:
     """Mount the routes (plain ``{..._uuid}`` params, checked by ``parse_uuid``)."""
     configure_multipart(app)
     route(app, f"{API}/products", ProductList(services))

@@ -131,7 +131,8 @@ def seed_demo_company(tx: WriteTx, storage: Any, *, user: Any, index: int) -> Co
         },
     )
     logo = draw_logo(name, index)
-    key = hashlib.sha256(logo).hexdigest() + ".png"
+    # Same content-addressed scheme as moderation's renditions.
+    key = f"public/{hashlib.sha256(logo).hexdigest()}.png"
     storage.put_bytes(key, logo, "image/png")
     store.insert_image(
         tx,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -304,6 +304,6 @@ def delete_companies_of_user(tx: WriteTx, user_id: uuid.UUID) -> int:
     return 1
 
 
-def company_counts(tx: ReadTx, user_ids: list[uuid.UUID]) -> Mapping[uuid.UUID, int]:
+def company_counts(tx: Any, user_ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, int]:
     """How many companies each user has (0 or 1), for the admin user list."""
-    return store.count_companies_of_users(tx, user_ids)
+    return store.count_companies_of_users(tx, list(user_ids))

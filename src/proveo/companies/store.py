@@ -498,10 +498,10 @@ def count_companies_of_users(
     counts = dict.fromkeys(user_ids, 0)
     if user_ids:
         rows = tx.execute(
-            sa.select(companies.c.user_id, sa.func.count())
+            sa.select(companies.c.user_id, sa.func.count().label("n"))
             .where(companies.c.user_id.in_(user_ids))
             .group_by(companies.c.user_id)
         )
-        for user_id, count in rows:
-            counts[user_id] = int(count)
+        for row in rows:
+            counts[row.user_id] = int(row.n)
     return counts
