@@ -97,22 +97,29 @@ def _deliver_after_commit(services: runtime.Services) -> Callable[[WriteTx], Non
     """Hand a transaction's outbox rows to the queue right after COMMIT.
 
     The worker's relay would deliver them anyway; doing it here saves its
-    polling delay (upload → moderation starts at once).
+    polling delay (upload → moderation starts at once). After a failure the
+    web process leaves delivery to the relay for a few seconds, so requests
+    don't each wait for the broker's connect timeout while Redis is down.
     """
+    import time
+
+    paused_until = [0.0]
 
     def hook(tx: WriteTx) -> None:
         ids = outbox.pending_ids(tx)
-        if ids:
+        if not ids or time.monotonic() < paused_until[0]:
+            return
 
-            def deliver() -> None:
-                try:
-                    outbox.deliver(services.db, ids, services.send_job)
-                except Exception as exc:  # the relay retries; the request must not fail
-                    log.warning(
-                        "immediate outbox delivery failed", error=type(exc).__name__
-                    )
+        def deliver() -> None:
+            try:
+                outbox.deliver(services.db, ids, services.send_job)
+            except Exception as exc:  # the relay retries; the request must not fail
+                paused_until[0] = time.monotonic() + 5.0
+                log.warning(
+                    "immediate outbox delivery failed", error=type(exc).__name__
+                )
 
-            tx.after_commit(deliver)
+        tx.after_commit(deliver)
 
     return hook
 
@@ -149,15 +156,25 @@ def create_app(services: runtime.Services) -> falcon.App:
 
 
 def _sample_outbox(services: runtime.Services) -> Callable[[], None]:
+    """Gauges read at scrape time: outbox backlog, replica lag, pools, queue depth."""
     from proveo.platform import metrics
 
     def sample() -> None:
         count, age = outbox.backlog(services.db)
         metrics.OUTBOX_BACKLOG.set(count)
         metrics.OUTBOX_AGE.set(age)
+        pools = services.db.pool_stats()
+        metrics.DB_POOL_IN_USE.labels("primary").set(pools["write_size"])
+        metrics.DB_POOL_IN_USE.labels("replica").set(pools["read_size"])
         lag = services.db.replica_lag()
         if lag is not None:
             metrics.REPLICA_LAG.set(lag)
+        if services.broker is not None:
+            client = services.broker.client
+            names = {spec.queue_name for spec in queue.registry().values()}
+            for name in sorted(names):
+                depth = client.llen(f"dramatiq:{name}")
+                metrics.QUEUE_DEPTH.labels(name).set(depth)
 
     return sample
 

@@ -55,6 +55,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from proveo.platform import metrics
 from proveo.platform.errors import ServiceUnavailable
 
 __all__ = ["Cache", "CacheStats", "CacheUnavailable"]
@@ -280,17 +281,18 @@ class Cache:
             log.warning("cache: undecodable value under %s:%s", namespace, key)
             return _MISSING, version
 
-    def _count(self, hit: bool) -> None:
+    def _count(self, hit: bool, namespace: str = "") -> None:
         with self._lock:
             if hit:
                 self._hits += 1
             else:
                 self._misses += 1
+        metrics.CACHE_EVENTS.labels(namespace, "hit" if hit else "miss").inc()
 
     def get(self, namespace: str, key: str) -> Any | None:
         """Return the cached value, or ``None`` on a miss or while degraded."""
         value, _ = self._lookup(namespace, key)
-        self._count(value is not _MISSING)
+        self._count(value is not _MISSING, namespace)
         return None if value is _MISSING else value
 
     def set(
@@ -328,9 +330,9 @@ class Cache:
         """
         value, version = self._lookup(namespace, key)
         if value is not _MISSING:
-            self._count(True)
+            self._count(True, namespace)
             return cast(T, value)
-        self._count(False)
+        self._count(False, namespace)
         loaded = loader()
         if version is not None:
             self.set(namespace, key, loaded, ttl, version=version)

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from proveo.platform import metrics
+
 __all__ = [
     "NAMING_CONVENTION",
     "Database",
@@ -157,7 +159,11 @@ class _ReplicaHealth:
 
     def trip(self, seconds: float = 5.0) -> None:
         self.down_until = time.monotonic() + seconds
+        self.fell_back("replica_down")
+
+    def fell_back(self, reason: str) -> None:
         self.fallbacks += 1
+        metrics.DB_FALLBACKS.labels(reason).inc()
 
 
 class Database:
@@ -273,6 +279,7 @@ class Database:
     def _replica_connection(self, min_lsn: str | None) -> sa.Connection | None:
         self._refresh_lag()
         if not self._replica.usable():
+            self._replica.fell_back("replica_unusable")
             return None
         conn: sa.Connection | None = None
         try:
@@ -286,7 +293,7 @@ class Database:
                 if not caught_up:
                     conn.rollback()
                     conn.close()
-                    self._replica.fallbacks += 1
+                    self._replica.fell_back("read_your_writes")
                     return None
             return conn
         except (OperationalError, DBAPIError):

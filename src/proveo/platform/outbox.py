@@ -72,6 +72,7 @@ def _send_locked(db: Database, where: Any, limit: int, send: Sender) -> int:
             .with_for_update(skip_locked=True)
         ).all()
         sent: list[int] = []
+        failure: Exception | None = None
         for row in rows:
             message = OutboxMessage(
                 row.id, row.actor, row.queue, dict(row.kwargs), row.correlation_id
@@ -86,13 +87,16 @@ def _send_locked(db: Database, where: Any, limit: int, send: Sender) -> int:
                         attempts=t.c.attempts + 1, last_error=type(exc).__name__[:500]
                     )
                 )
+                failure = exc
                 break
             sent.append(row.id)
         if sent:
             conn.execute(
                 sa.update(t).where(t.c.id.in_(sent)).values(sent_at=sa.func.now())
             )
-        return len(sent)
+    if failure is not None:  # after COMMIT: what was sent stays marked
+        raise failure
+    return len(sent)
 
 
 def deliver(db: Database, ids: Sequence[int], send: Sender) -> int:
@@ -103,7 +107,10 @@ def deliver(db: Database, ids: Sequence[int], send: Sender) -> int:
 
 
 def relay(db: Database, send: Sender, *, limit: int = 100) -> int:
-    """Send up to ``limit`` pending rows, oldest first; returns how many were sent."""
+    """Send up to ``limit`` pending rows, oldest first; returns how many were sent.
+
+    Raises the sender's error (after recording it on the row) when the queue is down.
+    """
     return _send_locked(db, sa.true(), limit, send)
 
 

@@ -9,7 +9,7 @@ import marshmallow
 import sqlalchemy.exc
 from marshmallow import fields
 
-from proveo.platform import logs
+from proveo.platform import logs, metrics
 from proveo.platform.errors import DomainError, RateLimited, ServiceUnavailable
 from proveo.platform.http.params import validation_fields
 
@@ -74,6 +74,10 @@ def _domain(
     req: falcon.Request, resp: falcon.Response, ex: DomainError, params: Any
 ) -> None:
     if isinstance(ex, RateLimited):
+        policy = (
+            ex.headers.get("RateLimit-Policy", "").split(";")[0].strip('"') or "unknown"
+        )
+        metrics.RATE_LIMITED.labels(policy).inc()
         for name, value in ex.headers.items():
             resp.set_header(name, value)
         resp.set_header("Retry-After", str(ex.retry_after))
