@@ -1,0 +1,330 @@
+"""All of the search module's SQL: keeping documents in step, and querying them.
+
+Matching itself (folding, the document vector, what one query word matches) is
+defined once in SQL functions created by migration 0004_search; this file only
+combines them. User text reaches the database only as bound parameters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from proveo.search.data import SearchDocument, SearchHit, SearchPage, SearchQuery
+from proveo.search.tables import documents, words
+
+__all__ = [
+    "MAX_WORDS",
+    "MAX_WORD_LENGTH",
+    "count_documents",
+    "delete_document",
+    "list_indexed_ids_after",
+    "query_words",
+    "search",
+    "update_commune_name",
+    "update_product_names",
+    "upsert_document",
+    "upsert_documents",
+]
+
+#: Words of ``q`` beyond this many are ignored: each costs an index probe and a
+#: vocabulary lookup, and eight words already pin a company down.
+MAX_WORDS = 8
+#: Longer runs of letters are cut: no real word is longer, and the cut keeps
+#: tsvector lexeme limits far away.
+MAX_WORD_LENGTH = 64
+
+# Letters and digits in any script; everything else (tsquery operators, LIKE
+# wildcards, quotes, backslashes, punctuation, underscores) separates words.
+_WORD = re.compile(r"[^\W_]+")
+
+_DOCUMENT_FIELDS = (
+    "name",
+    "description_es",
+    "description_en",
+    "address",
+    "email",
+    "phone",
+    "image_key",
+    "product_id",
+    "product_name_es",
+    "product_name_en",
+    "commune_id",
+    "commune_name",
+)
+
+
+class Tx(Protocol):
+    """What the store needs from a transaction (a ReadTx, WriteTx or Connection)."""
+
+    def execute(self, statement: Any, parameters: Any = ..., /) -> Any:
+        """Run one statement in the open transaction."""
+
+
+def query_words(q: str | None) -> list[str]:
+    """Split ``q`` into at most ``MAX_WORDS`` distinct words, in order.
+
+    Folding (case, accents) happens in SQL, with the same function the
+    documents use; here words are only compared case-insensitively to drop
+    repeats.
+    """
+    if not q:
+        return []
+    seen: set[str] = set()
+    result: list[str] = []
+    for match in _WORD.finditer(unicodedata.normalize("NFKC", q)):
+        word = match.group()[:MAX_WORD_LENGTH]
+        key = word.casefold()
+        if key not in seen:
+            seen.add(key)
+            result.append(word)
+            if len(result) == MAX_WORDS:
+                break
+    return result
+
+
+def _row(doc: SearchDocument) -> dict[str, Any]:
+    return {"company_id": doc.company_id} | {
+        name: getattr(doc, name) for name in _DOCUMENT_FIELDS
+    }
+
+
+def _document_words(*columns: Any) -> Any:
+    return sa.func.search.document_words(*columns)
+
+
+def _learn_words_of(tx: Tx, condition: sa.ColumnElement[bool]) -> None:
+    # Sorted inserts: two transactions learning overlapping new words take the
+    # unique-index locks in the same order, so they wait instead of deadlocking.
+    listed = (
+        sa.select(
+            sa.func.unnest(
+                _document_words(
+                    documents.c.name,
+                    documents.c.description_es,
+                    documents.c.description_en,
+                    documents.c.product_name_es,
+                    documents.c.product_name_en,
+                    documents.c.commune_name,
+                )
+            ).label("word")
+        )
+        .where(condition)
+        .subquery()
+    )
+    found = sa.select(listed.c.word).distinct().order_by(listed.c.word)
+    tx.execute(pg_insert(words).from_select(["word"], found).on_conflict_do_nothing())
+
+
+def _learn_words(tx: Tx, *texts: str | None) -> None:
+    word = sa.func.unnest(
+        _document_words(*(sa.literal(t, sa.Text) for t in texts))
+    ).column_valued("word")
+    found = sa.select(word).order_by(word)
+    tx.execute(pg_insert(words).from_select(["word"], found).on_conflict_do_nothing())
+
+
+def upsert_document(tx: Tx, doc: SearchDocument) -> None:
+    """Insert or replace the document of one company."""
+    upsert_documents(tx, [doc])
+
+
+def upsert_documents(tx: Tx, docs: Iterable[SearchDocument]) -> None:
+    """Insert or replace many documents in one round of statements (reindex)."""
+    rows = [_row(doc) for doc in docs]
+    if not rows:
+        return
+    stmt = pg_insert(documents)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[documents.c.company_id],
+        set_={name: stmt.excluded[name] for name in _DOCUMENT_FIELDS},
+    )
+    tx.execute(stmt, rows)
+    ids = [row["company_id"] for row in rows]
+    _learn_words_of(tx, documents.c.company_id.in_(ids))
+
+
+def delete_document(tx: Tx, company_id: uuid.UUID) -> None:
+    """Forget one company; a missing document is not an error."""
+    tx.execute(sa.delete(documents).where(documents.c.company_id == company_id))
+
+
+def update_product_names(
+    tx: Tx, product_id: uuid.UUID, name_es: str, name_en: str
+) -> None:
+    """Rename a product in every document that uses it."""
+    tx.execute(
+        sa.update(documents)
+        .where(documents.c.product_id == product_id)
+        .values(product_name_es=name_es, product_name_en=name_en)
+    )
+    _learn_words(tx, None, None, None, name_es, name_en, None)
+
+
+def update_commune_name(tx: Tx, commune_id: uuid.UUID, name: str) -> None:
+    """Rename a commune in every document located there."""
+    tx.execute(
+        sa.update(documents)
+        .where(documents.c.commune_id == commune_id)
+        .values(commune_name=name)
+    )
+    _learn_words(tx, None, None, None, None, None, name)
+
+
+def count_documents(tx: Tx) -> int:
+    """Return how many companies are indexed."""
+    return int(
+        tx.execute(sa.select(sa.func.count()).select_from(documents)).scalar_one()
+    )
+
+
+def list_indexed_ids_after(
+    tx: Tx, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Return up to ``limit`` indexed company ids greater than ``after``, ascending."""
+    stmt = sa.select(documents.c.company_id).order_by(documents.c.company_id)
+    if after is not None:
+        stmt = stmt.where(documents.c.company_id > after)
+    return list(tx.execute(stmt.limit(limit)).scalars())
+
+
+def _filters(query: SearchQuery) -> list[sa.ColumnElement[bool]]:
+    # Names are unique among communes and, per language, among products, and a
+    # rename rewrites every document at once: so a name resolves to ids with one
+    # index probe per language, and pages are then read in name order straight
+    # from the (id, name, company_id) indexes.
+    c = documents.c
+    fold = sa.func.search.fold
+    conditions: list[sa.ColumnElement[bool]] = []
+    if query.commune is not None:
+        commune_id = (
+            sa.select(c.commune_id)
+            .where(c.commune_key == fold(sa.bindparam("commune", query.commune)))
+            .limit(1)
+            .scalar_subquery()
+        )
+        conditions.append(c.commune_id == commune_id)
+    if query.product is not None:
+        key = fold(sa.bindparam("product", query.product))
+        es, en = (
+            sa.select(c.product_id).where(column == key).limit(1).scalar_subquery()
+            for column in (c.product_es_key, c.product_en_key)
+        )
+        # Two scalars (InitPlans), not a join: the planner then estimates the
+        # filter as two products and reads them through the product index.
+        conditions.append(c.product_id.in_([es, en]))
+    return conditions
+
+
+def _hit_columns(lang: str) -> list[sa.ColumnElement[Any]]:
+    if lang not in ("es", "en"):
+        raise ValueError(f"unsupported language: {lang!r}")
+    c = documents.c
+    return [
+        c.company_id,
+        c.name,
+        c[f"description_{lang}"].label("description"),
+        c.address,
+        c.email,
+        c.phone,
+        c.image_key,
+        c[f"product_name_{lang}"].label("product_name"),
+        c.commune_name,
+    ]
+
+
+def _matching(
+    query: SearchQuery, terms: Sequence[str]
+) -> tuple[list[sa.ColumnElement[bool]], sa.ColumnElement[Any] | None]:
+    """Return the WHERE conditions and, when there are words, the rank."""
+    conditions = _filters(query)
+    if not terms:
+        return conditions, None
+    tsquery: sa.ColumnElement[Any] = sa.func.search.word_query(
+        sa.bindparam("w0", terms[0])
+    )
+    for i, term in enumerate(terms[1:], start=1):
+        word = sa.func.search.word_query(sa.bindparam(f"w{i}", term))
+        tsquery = tsquery.op("&&")(word)
+    # Built once (a materialized CTE), then used as the GIN index condition and
+    # for ranking.
+    prepared = (
+        sa.select(tsquery.label("tsq")).cte("prepared").prefix_with("MATERIALIZED")
+    )
+    tsq = sa.select(prepared.c.tsq).scalar_subquery()
+    conditions.append(documents.c.tsv.bool_op("@@")(tsq))
+    # ts_rank's default weights: name (A) 1.0, product (B) 0.4, descriptions
+    # (C) 0.2, commune (D) 0.1. Corrected typos count like the word they fix.
+    return conditions, sa.func.ts_rank(documents.c.tsv, tsq)
+
+
+def _page(query: SearchQuery, terms: Sequence[str]) -> sa.Select[Any]:
+    c = documents.c
+    conditions, rank = _matching(query, terms)
+    # Rank, sort and count over narrow rows; fetch full documents for one page.
+    keys: list[sa.ColumnElement[Any]] = [c.company_id, c.name]
+    if rank is not None:
+        keys.append(rank.label("rank"))
+    page = (
+        sa.select(*keys, sa.func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(
+            *([sa.desc("rank")] if rank is not None else []), c.name, c.company_id
+        )
+        .limit(query.limit)
+        .offset(query.offset)
+        .subquery("page")
+    )
+    order: list[sa.ColumnElement[Any]] = [page.c.name, page.c.company_id]
+    if rank is not None:
+        order.insert(0, page.c.rank.desc())
+    return (
+        sa.select(*_hit_columns(query.lang), page.c.total)
+        .join_from(documents, page, page.c.company_id == c.company_id)
+        .order_by(*order)
+    )
+
+
+def _total(query: SearchQuery, terms: Sequence[str]) -> sa.Select[Any]:
+    conditions, _ = _matching(query, terms)
+    return sa.select(sa.func.count()).select_from(documents).where(*conditions)
+
+
+def search(tx: Tx, query: SearchQuery) -> SearchPage:
+    """Return one page of companies matching ``query``, best first.
+
+    Every word of ``q`` must match; ``commune``/``product`` are exact folded
+    names (unknown ones simply match nothing). Order is rank, then name, then
+    id, so consecutive pages never repeat or skip a company.
+    """
+    terms = query_words(query.q)
+    if query.q is not None and query.q.strip() and not terms:
+        return SearchPage(items=[], total=0)
+    rows = tx.execute(_page(query, terms)).all()
+    if rows:
+        total = int(rows[0].total)
+    elif query.offset > 0:
+        total = int(tx.execute(_total(query, terms)).scalar_one())
+    else:
+        total = 0
+    items = [
+        SearchHit(
+            company_id=row.company_id,
+            name=row.name,
+            description=row.description,
+            address=row.address,
+            email=row.email,
+            phone=row.phone,
+            image_key=row.image_key,
+            product_name=row.product_name,
+            commune_name=row.commune_name,
+        )
+        for row in rows
+    ]
+    return SearchPage(items=items, total=total)

@@ -1,0 +1,80 @@
+"""The search module's tables: one denormalised document per company, a vocabulary."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
+
+from proveo.platform.db import NAMING_CONVENTION
+
+metadata = sa.MetaData(schema="search", naming_convention=NAMING_CONVENTION)
+
+# The generated expressions call SQL functions created by migration 0004_search;
+# they are the single definition of folding and of the document vector.
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("company_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description_es", sa.Text, nullable=False),
+    sa.Column("description_en", sa.Text, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("image_key", sa.Text, nullable=True),
+    sa.Column("product_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("product_name_es", sa.Text, nullable=False),
+    sa.Column("product_name_en", sa.Text, nullable=False),
+    sa.Column("commune_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("commune_name", sa.Text, nullable=False),
+    sa.Column("name_key", sa.Text, sa.Computed("search.fold(name)", persisted=True)),
+    sa.Column(
+        "commune_key",
+        sa.Text,
+        sa.Computed("search.fold(commune_name)", persisted=True),
+    ),
+    sa.Column(
+        "product_es_key",
+        sa.Text,
+        sa.Computed("search.fold(product_name_es)", persisted=True),
+    ),
+    sa.Column(
+        "product_en_key",
+        sa.Text,
+        sa.Computed("search.fold(product_name_en)", persisted=True),
+    ),
+    sa.Column(
+        "tsv",
+        TSVECTOR,
+        sa.Computed(
+            "search.document_vector(name, description_es, description_en,"
+            " product_name_es, product_name_en, commune_name)",
+            persisted=True,
+        ),
+    ),
+    sa.Index("ix_documents_tsv", "tsv", postgresql_using="gin"),
+    sa.Index("ix_documents_commune_key", "commune_key"),
+    sa.Index("ix_documents_product_es_key", "product_es_key"),
+    sa.Index("ix_documents_product_en_key", "product_en_key"),
+    sa.Index("ix_documents_product_id_name", "product_id", "name", "company_id"),
+    sa.Index("ix_documents_commune_id_name", "commune_id", "name", "company_id"),
+)
+
+# Every folded word of 5..40 characters ever indexed: what a typo is corrected to.
+# Append-only (a stale word only expands to a lexeme no document has). The "C"
+# collation makes prefix ranges byte ranges.
+words = sa.Table(
+    "words",
+    metadata,
+    sa.Column("word", sa.Text(collation="C"), primary_key=True),
+)
+sa.Index(
+    "ix_words_length_word",
+    sa.func.length(words.c.word),
+    words.c.word,
+)
+sa.Index(
+    "ix_words_length_reverse",
+    sa.func.length(words.c.word),
+    sa.func.reverse(words.c.word),
+)

@@ -1,0 +1,66 @@
+"""A database with only the search schema, migrated from 0004_search's own DDL.
+
+It lives next to the suite's main database on the shared primary
+(``pg_cluster``), so it does not depend on the other modules' migrations. The
+migration keeps its statements in ``UPGRADE``; running them directly is the same
+DDL Alembic runs. Every test gets a connection inside a transaction that is
+rolled back afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from proveo.platform.devservers import PostgresCluster
+
+MIGRATION = (
+    Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0004_search.py"
+)
+DATABASE = "search_store_tests"
+
+
+def load_migration() -> ModuleType:
+    """Import the migration module by path (its name is not an identifier)."""
+    spec = importlib.util.spec_from_file_location("migration_0004_search", MIGRATION)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def search_engine(pg_cluster: PostgresCluster) -> Iterator[sa.Engine]:
+    """An engine on a fresh database holding exactly the search schema."""
+    admin = sa.make_url(pg_cluster.primary_url)
+    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+    url = admin.set(database=DATABASE)
+    with psycopg.connect(
+        url.set(drivername="postgresql").render_as_string(hide_password=False),
+        autocommit=True,
+    ) as conn:
+        for statement in load_migration().UPGRADE:
+            conn.execute(statement)
+    engine = sa.create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def tx(search_engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection in a transaction that is rolled back after the test."""
+    with search_engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        finally:
+            transaction.rollback()
