@@ -88,7 +88,7 @@ class Images:
         if not self._headers(req, resp, key):
             return
         try:
-            resp.stream = _Body(self._storage.open(key))
+            resp.stream = _Body(self._storage.open(key))  # type: ignore[assignment]
         except BlobNotFound as exc:  # deleted since the lookup was cached
             raise NotFound("Image not found") from exc
 
@@ -188,7 +188,7 @@ class AdminImageActions(_Admin):
         resp.media = self._view(image)
 
 
-def install(app: falcon.App, services: Services) -> None:
+def install(app: falcon.App[Any, Any], services: Services) -> None:
     """Mount image delivery and the admin API."""
     route(app, "/images/{key:path}", Images(services))
     base = "/api/v1/moderation/admin/images"
