@@ -124,7 +124,7 @@ def _deliver_after_commit(services: runtime.Services) -> Callable[[WriteTx], Non
     return hook
 
 
-def create_app(services: runtime.Services) -> falcon.App:
+def create_app(services: runtime.Services) -> falcon.App[Any, Any]:
     """The WSGI app: platform shell plus every module's routes."""
     runtime.install(services)
     authenticator = None

@@ -11,6 +11,7 @@ import sys
 
 from proveo import bootstrap
 from proveo.platform import logs
+from proveo.platform.errors import DomainError
 from proveo.platform.settings import Settings
 
 __all__ = ["create_admin", "seed", "tool"]
@@ -69,7 +70,7 @@ def create_admin(settings: Settings, args: argparse.Namespace) -> int:
             user = accounts.create_or_promote_admin(
                 tx, email=email, name=name, password=password
             )
-    except accounts.AccountsError as exc:
+    except DomainError as exc:
         print(f"proveo: {exc}", file=sys.stderr)
         return 2
     print(f"proveo: {user.email} is an administrator")

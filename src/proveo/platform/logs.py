@@ -25,7 +25,7 @@ _SANE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def configure(level: str = "INFO", *, role: str = "web") -> None:
     """Send structlog and stdlib logging (gunicorn, dramatiq, alembic) out as JSON lines."""
-    shared = [
+    shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -122,7 +122,9 @@ class Metrics:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         for sample in self._samplers:
-            with contextlib.suppress(Exception):  # a scrape survives a dependency outage
+            with contextlib.suppress(
+                Exception
+            ):  # a scrape survives a dependency outage
                 sample()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()

@@ -84,15 +84,13 @@ class CorrelationMiddleware(dramatiq.Middleware):  # type: ignore[misc]
     """Carry the request's correlation id inside the message and bind it in the worker."""
 
     def before_enqueue(
-        self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int
+        self, broker: dramatiq.Broker, message: dramatiq.Message[Any], delay: int
     ) -> None:
         cid = logs.correlation_id()
         if cid and "correlation_id" not in message.options:
             message.options["correlation_id"] = cid
 
-    def before_process_message(
-        self, broker: dramatiq.Broker, message: dramatiq.Message
-    ) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         logs.clear()
         logs.bind(
             correlation_id=message.options.get("correlation_id"),
@@ -103,14 +101,14 @@ class CorrelationMiddleware(dramatiq.Middleware):  # type: ignore[misc]
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,
+        message: Any,
         *,
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
         logs.clear()
 
-    after_skip_message = after_process_message
+    after_skip_message = after_process_message  # type: ignore[assignment]
 
 
 def build_broker(
@@ -135,7 +133,7 @@ def build_broker(
         PeriodiqMiddleware(skip_delay=60),
         *(extra_middleware or []),
     ]
-    broker = RedisBroker(
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
         url=redis_url,
         middleware=middleware,
         heartbeat_timeout=15_000,
@@ -147,9 +145,9 @@ def build_broker(
     return broker
 
 
-def bind(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor]:
+def bind(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
     """Create a Dramatiq actor on ``broker`` for every declared actor."""
-    actors: dict[str, dramatiq.Actor] = {}
+    actors: dict[str, dramatiq.Actor[Any, Any]] = {}
     for spec in _registry.values():
         if spec.name in broker.actors:
             actors[spec.name] = broker.get_actor(spec.name)

@@ -40,7 +40,7 @@ def base_app(
     authenticator: Any,
     ready_checks: dict[str, Callable[[], Any]],
     metric_samplers: Sequence[Callable[[], None]] = (),
-) -> falcon.App:
+) -> falcon.App[Any, Any]:
     """An app with middleware, error mapping, health, metrics and API docs."""
     settings = services.settings
     middleware: list[Any] = []

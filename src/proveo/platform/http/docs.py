@@ -52,7 +52,7 @@ class ReDocScript:
         resp.data = self._data
 
 
-def install_docs(app: falcon.App, build: Any) -> None:
+def install_docs(app: falcon.App[Any, Any], build: Any) -> None:
     """Mount the document and both UIs."""
     from swagger_ui import api_doc
 

@@ -94,8 +94,7 @@ def _http(
         message = "Not found"
     elif status == 405:
         message = "Method not allowed"
-    headers = ex.headers or {}
-    for name, value in headers.items():
+    for name, value in dict(ex.headers or {}).items():
         resp.set_header(name, value)
     render_error(resp, status, message)
 
@@ -145,7 +144,7 @@ def _unexpected(
     render_error(resp, 500, "Internal server error")
 
 
-def install_error_handlers(app: falcon.App) -> None:
+def install_error_handlers(app: falcon.App[Any, Any]) -> None:
     """Register the handlers; the most specific class wins (Falcon ≥ 3)."""
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(falcon.HTTPError, _http)

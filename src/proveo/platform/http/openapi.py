@@ -71,7 +71,9 @@ def doc(summary: str, **kwargs: Any) -> Callable[[F], F]:
     return wrap
 
 
-def route(app: falcon.App, template: str, resource: object, **kwargs: Any) -> None:
+def route(
+    app: falcon.App[Any, Any], template: str, resource: object, **kwargs: Any
+) -> None:
     """Add a route and remember it for the OpenAPI document."""
     app.add_route(template, resource, **kwargs)
     routes = _documented.setdefault(id(app), [])
@@ -93,7 +95,7 @@ def _schema_ref(spec: APISpec, schema: Any) -> Any:
 
 
 def build_spec(
-    app: falcon.App, *, title: str, version: str, error_schema: type
+    app: falcon.App[Any, Any], *, title: str, version: str, error_schema: type
 ) -> dict[str, Any]:
     """The OpenAPI document for every route added with ``route``."""
     spec = APISpec(
