@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import falcon.testing
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from proveo import companies
 from proveo.companies import store as companies_store
@@ -20,8 +20,24 @@ from tests.companies.helpers import (
     user_session,
 )
 from tests.helpers import wait_for
+from tests.moderation.images import make_benign_image
 
-__all__ = ["Upload", "encode", "upload", "wait_status"]
+__all__ = ["Upload", "benign_image", "encode", "upload", "wait_status"]
+
+
+def benign_image() -> Image.Image:
+    """The benign logo with a unique row of pixels.
+
+    Renditions are content-addressed: without this, every test would publish
+    the same key and share (and keep alive) each other's objects.
+    """
+    picture = make_benign_image()
+    draw = ImageDraw.Draw(picture)
+    for index, value in enumerate(uuid.uuid4().bytes):
+        draw.rectangle(
+            (4 + 4 * index, 4, 7 + 4 * index, 7), fill=(value, 0, 255 - value)
+        )
+    return picture
 
 
 def encode(image: Image.Image, fmt: str = "JPEG", **save: Any) -> bytes:

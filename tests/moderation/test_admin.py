@@ -11,6 +11,7 @@ from proveo.platform import audit
 from proveo.platform.runtime import Services
 from tests.companies.helpers import admin_session, user_session
 from tests.moderation.helpers import (
+    benign_image,
     encode,
     image,
     renditions_of,
@@ -18,7 +19,7 @@ from tests.moderation.helpers import (
     verdicts_of,
     wait_status,
 )
-from tests.moderation.images import make_benign_image, make_high_score_image
+from tests.moderation.images import make_high_score_image
 
 BASE = "/api/v1/moderation/admin/images"
 
@@ -72,7 +73,7 @@ def test_only_admins_with_csrf_may_act(
 def test_list_is_newest_first_with_scores(
     client: falcon.testing.TestClient, services: Services, worker: Any
 ) -> None:
-    first = upload(client, services, encode(make_benign_image(), "PNG"))
+    first = upload(client, services, encode(benign_image(), "PNG"))
     second = upload(client, services, encode(make_high_score_image(), "PNG"))
     wait_status(services, first.image_id, "approved")
     wait_status(services, second.image_id, "rejected")
@@ -96,7 +97,7 @@ def test_list_is_newest_first_with_scores(
 def test_reject_withdraws_an_approved_logo(
     client: falcon.testing.TestClient, services: Services, worker: Any
 ) -> None:
-    up = upload(client, services, encode(make_benign_image(), "JPEG"))
+    up = upload(client, services, encode(benign_image(), "JPEG"))
     approved = wait_status(services, up.image_id, "approved")
     path = f"/images/{approved.public_key}"
     assert client.simulate_get(path).status_code == 200
@@ -135,7 +136,7 @@ def test_approve_override_re_encodes_a_failed_image(
     actor.options.update(max_retries=0)
     services.extras[CLASSIFIER] = Broken()
     try:
-        original = encode(make_benign_image(), "JPEG", exif=b"Exif\x00\x00secret")
+        original = encode(benign_image(), "JPEG", exif=b"Exif\x00\x00secret")
         up = upload(client, services, original)
         wait_status(services, up.image_id, "failed")
     finally:
@@ -177,7 +178,7 @@ def test_requeue_moderates_again(
     actor.options.update(max_retries=0)
     services.extras[CLASSIFIER] = Broken()
     try:
-        up = upload(client, services, encode(make_benign_image(), "PNG"))
+        up = upload(client, services, encode(benign_image(), "PNG"))
         wait_status(services, up.image_id, "failed")
     finally:
         actor.options.clear()

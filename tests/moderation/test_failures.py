@@ -18,13 +18,13 @@ from proveo.moderation.wiring import CLASSIFIER, LazyClassifier
 from proveo.platform.runtime import Services
 from tests.companies.helpers import admin_session
 from tests.moderation.helpers import (
+    benign_image,
     encode,
     renditions_of,
     upload,
     verdicts_of,
     wait_status,
 )
-from tests.moderation.images import make_benign_image
 
 
 class Counting:
@@ -92,7 +92,7 @@ def test_corrupted_model_fails_closed_and_requeue_recovers(
     classifier = Counting(lazy)
     original = services.extras[CLASSIFIER]
     swap_classifier(classifier)
-    up = upload(client, services, encode(make_benign_image(), "JPEG"))
+    up = upload(client, services, encode(benign_image(), "JPEG"))
     failed = wait_status(services, up.image_id, "failed", timeout=60)
     assert classifier.calls == 6
     assert failed.public_key is None
@@ -139,7 +139,7 @@ def test_broken_classifier_never_approves(
     inner = behaviour if isinstance(behaviour, BaseException) else Constant()
     classifier = Counting(inner)
     swap_classifier(classifier)
-    up = upload(client, services, encode(make_benign_image(), "PNG"))
+    up = upload(client, services, encode(benign_image(), "PNG"))
     failed = wait_status(services, up.image_id, "failed", timeout=60)
     assert classifier.calls == 6
     assert failed.public_key is None

@@ -13,6 +13,7 @@ from PIL import Image
 from proveo import companies
 from proveo.platform.runtime import Services
 from tests.moderation.helpers import (
+    benign_image,
     encode,
     image,
     renditions_of,
@@ -20,7 +21,7 @@ from tests.moderation.helpers import (
     verdicts_of,
     wait_status,
 )
-from tests.moderation.images import make_benign_image, make_high_score_image
+from tests.moderation.images import make_high_score_image
 
 
 def _owner_view(client: falcon.testing.TestClient, up: Any) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def _owner_view(client: falcon.testing.TestClient, up: Any) -> dict[str, Any]:
 def test_benign_photo_is_approved_and_served(
     client: falcon.testing.TestClient, services: Services, worker: Any
 ) -> None:
-    original = encode(make_benign_image(), "JPEG", quality=95, exif=b"Exif\x00\x00")
+    original = encode(benign_image(), "JPEG", quality=95, exif=b"Exif\x00\x00")
     up = upload(client, services, original)
 
     approved = wait_status(services, up.image_id, "approved")
@@ -107,7 +108,7 @@ def test_high_score_image_is_rejected_and_never_served(
 def test_replacement_keeps_old_logo_until_approved_then_removes_it(
     client: falcon.testing.TestClient, services: Services, worker: Any
 ) -> None:
-    up = upload(client, services, encode(make_benign_image(), "PNG"))
+    up = upload(client, services, encode(benign_image(), "PNG"))
     first = wait_status(services, up.image_id, "approved")
     assert first.public_key is not None
 
@@ -132,7 +133,7 @@ def test_replacement_keeps_old_logo_until_approved_then_removes_it(
     assert client.simulate_get(f"/images/{first.public_key}").status_code == 200
 
     # An approved replacement takes over; the old rendition is then deleted.
-    body, ctype = form({}, encode(make_benign_image().rotate(90, expand=True), "PNG"))
+    body, ctype = form({}, encode(benign_image().rotate(90, expand=True), "PNG"))
     changed = send_form(
         client, "PATCH", "/companies/user/my-company", up.session, body, ctype
     )
@@ -178,7 +179,7 @@ def test_decided_image_job_is_acknowledged_without_work(
 ) -> None:
     from proveo.moderation import tasks
 
-    up = upload(client, services, encode(make_benign_image(), "WEBP"))
+    up = upload(client, services, encode(benign_image(), "WEBP"))
     approved = wait_status(services, up.image_id, "approved")
     assert approved.public_key is not None and approved.public_key.endswith(".webp")
     # A redelivered job finds the image decided and changes nothing.

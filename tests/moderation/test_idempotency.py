@@ -13,13 +13,13 @@ from proveo.moderation import pipeline, store, tasks
 from proveo.moderation.wiring import moderation
 from proveo.platform.runtime import Services
 from tests.moderation.helpers import (
+    benign_image,
     encode,
     image,
     renditions_of,
     upload,
     verdicts_of,
 )
-from tests.moderation.images import make_benign_image
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def paused(worker: Any) -> Iterator[None]:
 def test_crash_after_storing_the_rendition_is_repaired_by_redelivery(
     client: falcon.testing.TestClient, services: Services, paused: None
 ) -> None:
-    data = encode(make_benign_image(), "JPEG")
+    data = encode(benign_image(), "JPEG")
     up = upload(client, services, data)
     mod = moderation(services)
     rendition = pipeline.render(data)
@@ -58,7 +58,7 @@ def test_crash_after_storing_the_rendition_is_repaired_by_redelivery(
 def test_concurrent_duplicates_decide_once(
     client: falcon.testing.TestClient, services: Services, paused: None
 ) -> None:
-    up = upload(client, services, encode(make_benign_image(), "PNG"))
+    up = upload(client, services, encode(benign_image(), "PNG"))
     outcomes: list[str] = []
     errors: list[BaseException] = []
 
@@ -83,7 +83,7 @@ def test_concurrent_duplicates_decide_once(
 def test_job_for_a_deleted_company_is_acknowledged(
     client: falcon.testing.TestClient, services: Services, paused: None
 ) -> None:
-    up = upload(client, services, encode(make_benign_image(), "PNG"))
+    up = upload(client, services, encode(benign_image(), "PNG"))
     deleted = client.simulate_delete(
         "/api/v1/companies/user/my-company",
         cookies=up.session.cookies,

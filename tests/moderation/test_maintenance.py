@@ -13,8 +13,7 @@ from proveo.moderation import pipeline, store, tasks
 from proveo.moderation.wiring import moderation
 from proveo.platform.runtime import Services
 from proveo.platform.storage import BlobNotFound
-from tests.moderation.helpers import encode, upload, wait_status
-from tests.moderation.images import make_benign_image
+from tests.moderation.helpers import benign_image, encode, upload, wait_status
 
 
 def _exists(services: Services, key: str) -> bool:
@@ -40,14 +39,14 @@ def test_orphans_are_deleted_unless_shown_or_claimed(
     assert mod.forget_objects([stray]) == 1
     assert not _exists(services, stray)
 
-    up = upload(client, services, encode(make_benign_image(), "PNG"))
+    up = upload(client, services, encode(benign_image(), "PNG"))
     shown = wait_status(services, up.image_id, "approved").public_key
     assert shown is not None
     assert mod.forget_objects([shown]) == 0
     assert _exists(services, shown)
 
     # A worker has claimed this key and is about to approve it.
-    rendition = pipeline.render(encode(make_benign_image().rotate(45), "PNG"))
+    rendition = pipeline.render(encode(benign_image().rotate(45), "PNG"))
     mod._publish(up.image_id, rendition)
     assert mod.forget_objects([rendition.key]) == 0
     assert _exists(services, rendition.key)
@@ -62,7 +61,7 @@ def test_sweep_respects_grace_references_and_live_uploads(
     client: falcon.testing.TestClient, services: Services, worker: Any
 ) -> None:
     mod = moderation(services)
-    up = upload(client, services, encode(make_benign_image(), "JPEG"))
+    up = upload(client, services, encode(benign_image(), "JPEG"))
     shown = wait_status(services, up.image_id, "approved").public_key
     assert shown is not None
     stray = _stray_public(services)
@@ -71,7 +70,7 @@ def test_sweep_respects_grace_references_and_live_uploads(
     pending_key = f"quarantine/{uuid.uuid4()}"
     worker.pause()
     try:
-        waiting = upload(client, services, encode(make_benign_image(), "PNG"))
+        waiting = upload(client, services, encode(benign_image(), "PNG"))
         with services.db.write() as tx:
             from proveo import companies
 

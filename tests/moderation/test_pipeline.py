@@ -24,7 +24,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _png(width: int, height: int, *, depth: int = 8, colour: int = 2) -> bytes:
-    """A PNG whose header declares ``width``×``height`` with a tiny IDAT."""
+    """A PNG whose header declares ``width`` x ``height`` with a tiny IDAT."""
     header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -65,8 +65,8 @@ def test_declared_sizes_are_checked_before_any_decoding() -> None:
     assert "at most 4000x4000 pixels" in _rejected(_png(40_000, 40_000, depth=16))
     assert "at most 4000x4000" in _rejected(_png(4001, 10))
     assert "at most 4000x4000" in _rejected(_png(10, 4001))
-    # 4000×4000 is allowed by the side limit but the pixel limit is 16 MP: fine;
-    # 4000×4001 is not.
+    # 4000x4000 is allowed by the side limit but the pixel limit is 16 MP: fine;
+    # 4000x4001 is not.
     assert "at most 4000x4000" in _rejected(_png(4000, 4001))
 
 

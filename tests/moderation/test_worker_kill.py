@@ -18,8 +18,13 @@ from proveo.moderation import store
 from proveo.platform.runtime import Services
 from proveo.platform.storage import BlobNotFound
 from tests.helpers import wait_for
-from tests.moderation.helpers import encode, upload, verdicts_of, wait_status
-from tests.moderation.images import make_benign_image
+from tests.moderation.helpers import (
+    benign_image,
+    encode,
+    upload,
+    verdicts_of,
+    wait_status,
+)
 from tests.moderation.slow_classifier import ENTRY_POINT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,7 +121,7 @@ def test_sigkill_mid_job_is_redelivered_and_publishes_once(
     first = Worker(env, tmp_path / "first.log")
     second: Worker | None = None
     try:
-        up = upload(client, services, encode(make_benign_image(), "JPEG"))
+        up = upload(client, services, encode(benign_image(), "JPEG"))
         wait_for(lambda: _marks(marker), timeout=60, interval=0.05)
         first.kill()
         killed_at = time.time()
