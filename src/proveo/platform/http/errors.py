@@ -131,6 +131,15 @@ def _database_down(
     render_error(resp, 503, "Service temporarily unavailable")
 
 
+def _data_error(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
+) -> None:
+    # A value PostgreSQL cannot store (a NUL byte, an out-of-range number) that
+    # slipped past validation: the client's input, not our failure.
+    log.warning("rejected by the database", error=type(ex).__name__, path=req.path)
+    render_error(resp, 422, "Invalid value in the request", details={"fields": {}})
+
+
 def _unexpected(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
 ) -> None:
@@ -153,3 +162,4 @@ def install_error_handlers(app: falcon.App[Any, Any]) -> None:
     app.add_error_handler(ServiceUnavailable, _unavailable)
     app.add_error_handler(sqlalchemy.exc.OperationalError, _database_down)
     app.add_error_handler(sqlalchemy.exc.TimeoutError, _database_down)
+    app.add_error_handler(sqlalchemy.exc.DataError, _data_error)
