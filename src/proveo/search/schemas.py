@@ -10,7 +10,9 @@ class SearchQueryIn(marshmallow.Schema):
     """Query parameters of ``GET /companies/search``."""
 
     class Meta:
-        unknown = marshmallow.EXCLUDE  # tracking parameters and the like are ignored
+        """Tracking parameters and the like are ignored, not refused."""
+
+        unknown = marshmallow.EXCLUDE
 
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     commune = fields.String(load_default=None, validate=validate.Length(max=200))
