@@ -231,6 +231,17 @@ UPGRADE: list[str] = [
     """,
     "CREATE INDEX ix_words_length_word ON search.words (length(word), word)",
     "CREATE INDEX ix_words_length_reverse ON search.words (length(word), reverse(word))",
+    # One row, bumped in every transaction that changes documents: read in the
+    # same snapshot as a query, it keys cached result pages (never stale).
+    """
+    CREATE TABLE search.state (
+        id smallint DEFAULT 1 NOT NULL,
+        version bigint DEFAULT 0 NOT NULL,
+        CONSTRAINT pk_state PRIMARY KEY (id),
+        CONSTRAINT ck_state_single_row CHECK (id = 1)
+    )
+    """,
+    "INSERT INTO search.state (id, version) VALUES (1, 0)",
 ]
 
 DOWNGRADE: list[str] = [

@@ -175,6 +175,7 @@ class Settings:
     statement_timeout_ms: int = 5000
     db_pool_size: int = 5
     db_max_overflow: int = 5
+    search_cache: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -240,6 +241,7 @@ class Settings:
         take("statement_timeout_ms", _int_range(100, 600_000))
         take("db_pool_size", _int_range(1, 100))
         take("db_max_overflow", _int_range(0, 100))
+        take("search_cache", _bool)
         values.update(overrides)
 
         if not values.get("database_url"):

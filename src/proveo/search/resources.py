@@ -28,6 +28,7 @@ class CompanySearch:
 
     def __init__(self, services: Services) -> None:
         self._db = services.db
+        self._cache = services.cache if services.settings.search_cache else None
         self._public_url = services.settings.public_url
 
     @doc(
@@ -49,7 +50,7 @@ class CompanySearch:
             offset=params["offset"],
         )
         with self._db.read() as tx:
-            page = service.search(tx, query)
+            page = service.search(tx, query, cache=self._cache)
         resp.set_header("X-Total-Count", str(page.total))
         resp.media = [
             {

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from typing import IO
+from typing import IO, Any, Protocol
 
 from proveo import companies
 from proveo.platform.db import Database, ReadTx, WriteTx
 from proveo.search import store
-from proveo.search.data import SearchDocument, SearchPage, SearchQuery
+from proveo.search.data import SearchDocument, SearchHit, SearchPage, SearchQuery
+
+
+class Cache(Protocol):
+    """What search needs from the platform cache."""
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The cached value or ``None``."""
+
+    def set(self, namespace: str, key: str, value: Any, ttl_seconds: int) -> Any:
+        """Cache ``value`` for ``ttl_seconds``."""
+
 
 __all__ = ["index_company", "reindex", "reindex_commune", "reindex_product", "search"]
 
@@ -31,8 +43,21 @@ def _document(company: companies.Company) -> SearchDocument:
     )
 
 
+_BUMPED = "search_version_bumped"
+CACHE_NAMESPACE = "search"
+CACHE_SECONDS = 300
+
+
+def _changed(tx: WriteTx) -> None:
+    """Bump the data version once per transaction that touches documents."""
+    if not tx.state.get(_BUMPED):
+        store.bump_version(tx)
+        tx.state[_BUMPED] = True
+
+
 def index_company(tx: WriteTx, company_id: uuid.UUID) -> None:
     """Make the company's document match the company as this transaction sees it."""
+    _changed(tx)
     company = companies.find_company(tx, company_id)
     if company is None:
         store.delete_document(tx, company_id)
@@ -46,6 +71,7 @@ def reindex_product(tx: WriteTx, product_id: uuid.UUID) -> None:
         product = companies.get_product(tx, product_id)
     except companies.ProductNotFound:  # deleted; only unused products can be
         return
+    _changed(tx)
     store.update_product_names(tx, product_id, product.name_es, product.name_en)
 
 
@@ -55,12 +81,69 @@ def reindex_commune(tx: WriteTx, commune_id: uuid.UUID) -> None:
         commune = companies.get_commune(tx, commune_id)
     except companies.CommuneNotFound:
         return
+    _changed(tx)
     store.update_commune_name(tx, commune_id, commune.name)
 
 
-def search(tx: ReadTx, query: SearchQuery) -> SearchPage:
-    """One page of matching companies, best first, and the total count."""
-    return store.search(tx, query)
+def search(tx: ReadTx, query: SearchQuery, *, cache: Cache | None = None) -> SearchPage:
+    """One page of matching companies, best first, and the total count.
+
+    With a cache, pages are kept under the documents' data version read in the
+    same snapshot: any committed change bumps it, so a cached page is exactly
+    what the query would return now (never staler than the reader's snapshot).
+    """
+    if cache is None:
+        return store.search(tx, query)
+    version = store.data_version(tx)
+    key = _cache_key(version, query)
+    cached = cache.get(CACHE_NAMESPACE, key)
+    if cached is not None:
+        return _page_from_json(cached)
+    page = store.search(tx, query)
+    cache.set(CACHE_NAMESPACE, key, _page_to_json(page), CACHE_SECONDS)
+    return page
+
+
+def _cache_key(version: int, query: SearchQuery) -> str:
+    words = " ".join(store.query_words(query.q))
+    raw = "\x1f".join(
+        [
+            str(version),
+            words,
+            query.q or "",
+            query.commune or "",
+            query.product or "",
+            query.lang,
+            str(query.limit),
+            str(query.offset),
+        ]
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _page_to_json(page: SearchPage) -> dict[str, Any]:
+    return {
+        "total": page.total,
+        "items": [
+            [
+                str(h.company_id),
+                h.name,
+                h.description,
+                h.address,
+                h.email,
+                h.phone,
+                h.image_key,
+                h.product_name,
+                h.commune_name,
+            ]
+            for h in page.items
+        ],
+    }
+
+
+def _page_from_json(data: dict[str, Any]) -> SearchPage:
+    items = [SearchHit(uuid.UUID(row[0]), *row[1:]) for row in data["items"]]
+    return SearchPage(items=items, total=int(data["total"]))
 
 
 def reindex(

@@ -17,12 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from proveo.search.data import SearchDocument, SearchHit, SearchPage, SearchQuery
-from proveo.search.tables import documents, words
+from proveo.search.tables import documents, state, words
 
 __all__ = [
     "MAX_WORDS",
     "MAX_WORD_LENGTH",
+    "bump_version",
     "count_documents",
+    "data_version",
     "delete_document",
     "list_indexed_ids_after",
     "query_words",
@@ -328,3 +330,17 @@ def search(tx: Tx, query: SearchQuery) -> SearchPage:
         for row in rows
     ]
     return SearchPage(items=items, total=total)
+
+
+def data_version(tx: Tx) -> int:
+    """The documents' version as this transaction's snapshot sees it."""
+    return int(
+        tx.execute(sa.select(state.c.version).where(state.c.id == 1)).scalar_one()
+    )
+
+
+def bump_version(tx: Tx) -> None:
+    """Mark the documents changed (invalidates cached result pages on COMMIT)."""
+    tx.execute(
+        sa.update(state).where(state.c.id == 1).values(version=state.c.version + 1)
+    )

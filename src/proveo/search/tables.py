@@ -78,3 +78,14 @@ sa.Index(
     sa.func.length(words.c.word),
     sa.func.reverse(words.c.word),
 )
+
+# One row: a counter bumped in every transaction that changes documents. Read in
+# the same snapshot as a query, it keys cached result pages, so a cached page can
+# never be older than the data the reader would otherwise see.
+state = sa.Table(
+    "state",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, server_default="1"),
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
