@@ -95,16 +95,24 @@ def _worker(services: runtime.Services) -> Iterator[Worker]:
     worker = Worker(services.broker, worker_timeout=100, worker_threads=2)
     relay = bootstrap.OutboxRelay(services, idle_wait=0.05)
     worker.start()
+    worker.pause()
     relay.start()
     yield worker
     relay.stop()
+    worker.resume()
     worker.stop()
 
 
 @pytest.fixture
-def worker(_worker: Worker) -> Worker:
-    """A running Dramatiq worker (real Redis broker) plus the outbox relay."""
-    return _worker
+def worker(_worker: Worker) -> Iterator[Worker]:
+    """A running Dramatiq worker (real Redis broker) plus the outbox relay.
+
+    It consumes only while a test that asks for it runs, so tests that expect a
+    job *not* to have run yet (an image still pending) are not raced.
+    """
+    _worker.resume()
+    yield _worker
+    _worker.pause()
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,15 @@ log = logs.get_logger("proveo.companies")
 
 @queue.actor("companies.delete_objects", queue_name="default", max_retries=20)
 def delete_objects(keys: list[str]) -> None:
-    """Delete stored objects nothing refers to any more. Idempotent."""
-    runtime.services().storage.delete_many(list(keys))
-    log.info("deleted orphaned objects", count=len(keys))
+    """Delete stored objects nothing refers to any more. Idempotent.
+
+    Public renditions are content-addressed and may be shared by another company
+    that published the same picture meanwhile: the moderation module deletes
+    those under its claim lock, so they are skipped here.
+    """
+    private = [key for key in keys if not key.startswith("public/")]
+    runtime.services().storage.delete_many(private)
+    log.info("deleted orphaned objects", count=len(private))
 
 
 events.after_commit(ObjectsOrphaned, "companies.delete_objects")
