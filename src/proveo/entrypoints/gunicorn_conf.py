@@ -15,7 +15,8 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = None
-control_socket_disable = True  # several servers may run side by side (dev, tests, benches)
+# Several servers may run side by side (dev, tests, benches): no shared control socket.
+control_socket_disable = True
 errorlog = "-"
 forwarded_allow_ips = ""  # client IPs come from PROVEO_TRUSTED_PROXIES, not gunicorn
 
