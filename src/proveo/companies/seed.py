@@ -61,19 +61,26 @@ _COLOURS = (
     (148, 103, 189), (140, 86, 75), (227, 119, 194), (23, 190, 207),
 )  # fmt: skip
 
+# (name, product in Spanish, description es, description en): coherent pairs, so
+# a search for "tecnología" or a filter on "Alimentos" finds something on a fresh
+# demo install.
 _DEMO = (
-    ("Andes Digital", "Desarrollo de software a medida para pymes.",
+    ("Andes Digital", "Tecnología", "Desarrollo de software a medida para pymes.",
      "Custom software development for small businesses."),
-    ("Sabores del Sur", "Alimentos artesanales de la zona sur de Chile.",
+    ("Sabores del Sur", "Alimentos", "Alimentos artesanales de la zona sur de Chile.",
      "Artisan food from southern Chile."),
-    ("Constructora Cordillera", "Obras civiles y remodelaciones.",
+    ("Constructora Cordillera", "Construcción", "Obras civiles y remodelaciones.",
      "Civil works and renovations."),
-    ("Ruta Express", "Transporte de carga en la Región Metropolitana.",
+    ("Ruta Express", "Transporte", "Transporte de carga en la Región Metropolitana.",
      "Freight transport across the Santiago region."),
-    ("Bodega Central", "Almacenaje y distribución para comercio electrónico.",
+    ("Bodega Central", "Logística", "Almacenaje y distribución para comercio electrónico.",
      "Storage and fulfilment for online shops."),
-    ("Clínica Alameda", "Atención médica para empresas y sus equipos.",
+    ("Clínica Alameda", "Salud", "Atención médica para empresas y sus equipos.",
      "Occupational health services for companies."),
+    ("Nube Austral", "Tecnología", "Servicios en la nube y soporte tecnológico.",
+     "Cloud services and IT support."),
+    ("Panadería La Espiga", "Alimentos", "Pan y pastelería para oficinas y eventos.",
+     "Bread and pastries for offices and events."),
 )  # fmt: skip
 
 
@@ -108,9 +115,8 @@ def seed_demo_company(tx: WriteTx, storage: Any, *, user: Any, index: int) -> Co
     if existing is not None:
         return existing
     seed_catalogue(tx)
-    base, text_es, text_en = _DEMO[index % len(_DEMO)]
+    base, product_es, text_es, text_en = _DEMO[(index - 1) % len(_DEMO)]
     name = f"{base} {index:02d}"
-    product_es, _ = PRODUCTS[index % len(PRODUCTS)]
     product = store.find_product_by_key(tx, name_key(product_es), "es")
     commune = store.find_commune_by_key(tx, name_key(COMMUNES[index % len(COMMUNES)]))
     assert product is not None and commune is not None
