@@ -135,3 +135,21 @@ def test_retrying_replays_transient_failures_only() -> None:
 
     with pytest.raises(DBAPIError):
         retrying(broken, base_delay=0)
+
+
+def test_a_primary_restart_costs_no_failed_unit_of_work(
+    database: Database, pg_cluster: PostgresCluster
+) -> None:
+    _insert(database, "before")  # leaves a pooled primary connection behind
+    with database.primary.connect() as conn:
+        conn.execute(
+            sa.text(
+                "select pg_terminate_backend(pid) from pg_stat_activity"
+                " where datname = current_database() and pid <> pg_backend_pid()"
+                " and application_name = 'proveo'"
+            )
+        )
+        conn.commit()
+    item_id = _insert(database, "after")  # the dead pooled connection is replaced
+    pg_cluster.wait_replica_caught_up()
+    assert _visible(database, item_id, min_lsn="0/0")[0]

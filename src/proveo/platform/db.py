@@ -91,18 +91,18 @@ class ReadTx:
         """Run one statement in this transaction.
 
         Pooled connections are not pinged on checkout (a round trip per unit of
-        work); instead, if the replica connection turns out dead on the first
-        statement, the unit of work moves to the primary before anything was read.
+        work); instead, a connection that turns out dead on the first statement
+        is replaced before anything was read or written (a replica one by the
+        primary, also when the replica refuses the statement).
         """
         failover, self._failover = self._failover, None
         if failover is None:
             return self.conn.execute(stmt, params)  # type: ignore[arg-type]
         try:
             return self.conn.execute(stmt, params)  # type: ignore[arg-type]
-        except (OperationalError, DBAPIError) as exc:
-            if not getattr(exc, "connection_invalidated", False) and not isinstance(
-                exc, OperationalError
-            ):
+        except DBAPIError as exc:
+            replica_refused = not self.on_primary and isinstance(exc, OperationalError)
+            if not (exc.connection_invalidated or replica_refused):
                 raise
             self.conn.close()
             self.conn = failover()
@@ -121,8 +121,13 @@ class WriteTx(ReadTx):
 
     __slots__ = ("_hooks", "events", "state")
 
-    def __init__(self, conn: sa.Connection) -> None:
-        super().__init__(conn, on_primary=True)
+    def __init__(
+        self,
+        conn: sa.Connection,
+        *,
+        reconnect: Callable[[], sa.Connection] | None = None,
+    ) -> None:
+        super().__init__(conn, on_primary=True, failover=reconnect)
         self.events: list[Any] = []
         self.state: dict[str, Any] = {}
         self._hooks = _Hooks()
@@ -258,7 +263,11 @@ class Database:
         wanted = min_lsn if min_lsn is not None else client_lsn.get()
         conn = self._replica_connection(wanted) if self.has_replica else None
         if conn is None:
-            tx = ReadTx(self._primary_readonly(), on_primary=True)
+            tx = ReadTx(
+                self._primary_readonly(),
+                on_primary=True,
+                failover=self._primary_readonly,
+            )
         else:
             tx = ReadTx(conn, on_primary=False, failover=self._replica_failed)
         try:
@@ -267,8 +276,13 @@ class Database:
         finally:
             tx.conn.close()
 
+    def _begin_primary(self) -> sa.Connection:
+        conn = _connect(self.primary)
+        conn.begin()
+        return conn
+
     def _primary_readonly(self) -> sa.Connection:
-        conn = self.primary.connect().execution_options(postgresql_readonly=True)
+        conn = _connect(self.primary).execution_options(postgresql_readonly=True)
         conn.begin()
         return conn
 
@@ -341,23 +355,26 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[WriteTx]:
-        """A transaction on the primary; COMMIT on success, ROLLBACK on error."""
-        conn = self.primary.connect()
+        """A transaction on the primary; COMMIT on success, ROLLBACK on error.
+
+        A pooled connection that died with a server restart is replaced on the
+        first statement (nothing was sent on it yet), so a restart costs no
+        failed request.
+        """
+        tx = WriteTx(self._begin_primary(), reconnect=self._begin_primary)
         try:
-            conn.begin()
-            tx = WriteTx(conn)
             yield tx
             for hook in (*self._before_commit, *tx._hooks.before_commit):
                 hook(tx)
-            conn.commit()
-            lsn = conn.execute(sa.text("select pg_current_wal_lsn()::text")).scalar()
-            conn.rollback()
+            tx.conn.commit()
+            lsn = tx.conn.execute(sa.text("select pg_current_wal_lsn()::text")).scalar()
+            tx.conn.rollback()
             committed_lsn.set(lsn)
         except BaseException:
-            conn.rollback()
+            tx.conn.rollback()
             raise
         finally:
-            conn.close()
+            tx.conn.close()
         for after in tx._hooks.after_commit:
             after()
 
@@ -390,6 +407,25 @@ class Database:
             "replica_available": self.has_replica and self._replica.usable(),
             "replica_fallbacks": self._replica.fallbacks,
         }
+
+
+def _connect(
+    engine: sa.Engine, *, attempts: int = 3, base_delay: float = 0.1
+) -> sa.Connection:
+    """Check out a connection, riding out a restart or failover of the server.
+
+    Only the checkout is retried here: nothing has been sent yet, so it is
+    always safe. Errors inside a unit of work surface to the edge (503 for
+    HTTP, a Dramatiq retry for actors).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return engine.connect()
+        except OperationalError:
+            if attempt == attempts:
+                raise
+            time.sleep(base_delay * (2 ** (attempt - 1)))
+    raise AssertionError("unreachable")
 
 
 def _is_transient(exc: BaseException) -> bool:
