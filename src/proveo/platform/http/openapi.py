@@ -80,6 +80,13 @@ def route(
     routes.append((template, resource, kwargs.get("suffix") or ""))
 
 
+def _path_schema(name: str) -> dict[str, str]:
+    """Identifiers named ``*uuid`` / ``id`` / ``*_id`` are UUIDs (422 otherwise)."""
+    if name == "id" or name.endswith(("uuid", "_id")):
+        return {"type": "string", "format": "uuid"}
+    return {"type": "string"}
+
+
 def _schema_ref(spec: APISpec, schema: Any) -> Any:
     if schema is None:
         return None
@@ -114,7 +121,7 @@ def build_spec(
     error_ref = {"$ref": "#/components/schemas/Error"}
     for template, resource, suffix in _documented.get(id(app), []):
         params = [
-            {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+            {"in": "path", "name": name, "required": True, "schema": _path_schema(name)}
             for name, _conv in _PARAM.findall(template)
         ]
         operations: dict[str, Any] = {}
@@ -141,6 +148,10 @@ def build_spec(
                 success["content"] = {meta.out_type: {"schema": {"type": "string"}}}
             op["responses"] = {str(meta.status): success}
             codes = set(meta.errors) | {500}
+            if (
+                meta.body is not None
+            ):  # every body can be malformed, too big or mistyped
+                codes |= {400, 413, 415, 422}
             if meta.auth:
                 codes |= {401, 403}
                 op["security"] = [{"cookieAuth": []}, {"bearerAuth": []}]
