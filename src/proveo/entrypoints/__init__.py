@@ -231,6 +231,11 @@ def _parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="search index tools")
     search.add_argument("action", choices=["reindex"])
     search.add_argument("--batch", type=int, default=1000)
+    search.add_argument(
+        "--after",
+        default=None,
+        help="resume after this company id (printed as progress)",
+    )
     search.set_defaults(func=run_tool, tool="search")
     return parser
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import uuid
 
 from proveo import bootstrap
 from proveo.platform import logs
@@ -94,6 +95,9 @@ def tool(args: argparse.Namespace) -> int:
         return 0
     from proveo import search
 
-    total = search.reindex(services.db, batch=args.batch, progress=sys.stderr)
+    after = uuid.UUID(args.after) if args.after else None
+    total = search.reindex(
+        services.db, batch=args.batch, after=after, progress=sys.stderr
+    )
     print(f"proveo: indexed {total} companies")
     return 0
