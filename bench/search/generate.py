@@ -198,7 +198,7 @@ def load(url: str, count: int, seed: int, create: bool, jobs: int) -> None:
                 conn.execute(ddl)
         conn.execute(
             "TRUNCATE search.documents, search.words, companies.companies,"
-            " companies.products, companies.communes"
+            " companies.products, companies.communes CASCADE"
         )
         with conn.cursor() as cur:
             with cur.copy(

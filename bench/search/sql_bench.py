@@ -44,7 +44,7 @@ def render(params: dict[str, str], limit: int = 20) -> str:
         limit,
         0,
     )
-    stmt: Any = store._page(query, store.query_words(query.q))
+    stmt: Any = store.page_statement(query)
     compiled = stmt.compile(
         dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
     )

@@ -479,7 +479,7 @@ def test_every_query_kind_uses_indexes(tx: sa.Connection, query: SearchQuery) ->
     # priced out: what this proves is that every condition is indexable (the
     # plans at 100k and 1M rows are in docs/search.md).
     tx.execute(sa.text("SET LOCAL enable_seqscan = off"))
-    stmt = store._page(query, store.query_words(query.q))
+    stmt = store.page_statement(query)
     sql = str(
         stmt.compile(
             dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}

@@ -7,11 +7,12 @@ combines them. User text reaches the database only as bound parameters.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,6 +28,7 @@ __all__ = [
     "data_version",
     "delete_document",
     "list_indexed_ids_after",
+    "page_statement",
     "query_words",
     "search",
     "update_commune_name",
@@ -196,7 +198,20 @@ def list_indexed_ids_after(
     return list(tx.execute(stmt.limit(limit)).scalars())
 
 
-def _filters(query: SearchQuery) -> list[sa.ColumnElement[bool]]:
+class _Shape(NamedTuple):
+    """What decides a search statement's SQL; values are bound at execution.
+
+    Statements are built once per shape (there are few) and reused: building
+    them costs more Python time than PostgreSQL needs to answer a filter query.
+    """
+
+    words: int
+    commune: bool
+    product: bool
+    lang: str
+
+
+def _filters(shape: _Shape) -> list[sa.ColumnElement[bool]]:
     # Names are unique among communes and, per language, among products, and a
     # rename rewrites every document at once: so a name resolves to ids with one
     # index probe per language, and pages are then read in name order straight
@@ -204,16 +219,16 @@ def _filters(query: SearchQuery) -> list[sa.ColumnElement[bool]]:
     c = documents.c
     fold = sa.func.search.fold
     conditions: list[sa.ColumnElement[bool]] = []
-    if query.commune is not None:
+    if shape.commune:
         commune_id = (
             sa.select(c.commune_id)
-            .where(c.commune_key == fold(sa.bindparam("commune", query.commune)))
+            .where(c.commune_key == fold(sa.bindparam("commune", type_=sa.Text)))
             .limit(1)
             .scalar_subquery()
         )
         conditions.append(c.commune_id == commune_id)
-    if query.product is not None:
-        key = fold(sa.bindparam("product", query.product))
+    if shape.product:
+        key = fold(sa.bindparam("product", type_=sa.Text))
         es, en = (
             sa.select(c.product_id).where(column == key).limit(1).scalar_subquery()
             for column in (c.product_es_key, c.product_en_key)
@@ -242,17 +257,17 @@ def _hit_columns(lang: str) -> list[sa.ColumnElement[Any]]:
 
 
 def _matching(
-    query: SearchQuery, terms: Sequence[str]
+    shape: _Shape,
 ) -> tuple[list[sa.ColumnElement[bool]], sa.ColumnElement[Any] | None]:
     """Return the WHERE conditions and, when there are words, the rank."""
-    conditions = _filters(query)
-    if not terms:
+    conditions = _filters(shape)
+    if not shape.words:
         return conditions, None
     tsquery: sa.ColumnElement[Any] = sa.func.search.word_query(
-        sa.bindparam("w0", terms[0])
+        sa.bindparam("w0", type_=sa.Text)
     )
-    for i, term in enumerate(terms[1:], start=1):
-        word = sa.func.search.word_query(sa.bindparam(f"w{i}", term))
+    for i in range(1, shape.words):
+        word = sa.func.search.word_query(sa.bindparam(f"w{i}", type_=sa.Text))
         tsquery = tsquery.op("&&")(word)
     # Built once (a materialized CTE), then used as the GIN index condition and
     # for ranking.
@@ -266,9 +281,10 @@ def _matching(
     return conditions, sa.func.ts_rank(documents.c.tsv, tsq)
 
 
-def _page(query: SearchQuery, terms: Sequence[str]) -> sa.Select[Any]:
+@functools.lru_cache(maxsize=256)
+def _page(shape: _Shape) -> sa.Select[Any]:
     c = documents.c
-    conditions, rank = _matching(query, terms)
+    conditions, rank = _matching(shape)
     # Rank, sort and count over narrow rows; fetch full documents for one page.
     keys: list[sa.ColumnElement[Any]] = [c.company_id, c.name]
     if rank is not None:
@@ -279,23 +295,46 @@ def _page(query: SearchQuery, terms: Sequence[str]) -> sa.Select[Any]:
         .order_by(
             *([sa.desc("rank")] if rank is not None else []), c.name, c.company_id
         )
-        .limit(query.limit)
-        .offset(query.offset)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
         .subquery("page")
     )
     order: list[sa.ColumnElement[Any]] = [page.c.name, page.c.company_id]
     if rank is not None:
         order.insert(0, page.c.rank.desc())
     return (
-        sa.select(*_hit_columns(query.lang), page.c.total)
+        sa.select(*_hit_columns(shape.lang), page.c.total)
         .join_from(documents, page, page.c.company_id == c.company_id)
         .order_by(*order)
     )
 
 
-def _total(query: SearchQuery, terms: Sequence[str]) -> sa.Select[Any]:
-    conditions, _ = _matching(query, terms)
+@functools.lru_cache(maxsize=256)
+def _total(shape: _Shape) -> sa.Select[Any]:
+    conditions, _ = _matching(shape)
     return sa.select(sa.func.count()).select_from(documents).where(*conditions)
+
+
+def _shape_and_params(
+    query: SearchQuery, terms: Sequence[str]
+) -> tuple[_Shape, dict[str, Any]]:
+    if query.lang not in ("es", "en"):
+        raise ValueError(f"unsupported language: {query.lang!r}")
+    shape = _Shape(
+        len(terms), query.commune is not None, query.product is not None, query.lang
+    )
+    params: dict[str, Any] = {f"w{i}": term for i, term in enumerate(terms)}
+    if query.commune is not None:
+        params["commune"] = query.commune
+    if query.product is not None:
+        params["product"] = query.product
+    return shape, params
+
+
+def page_statement(query: SearchQuery) -> sa.Select[Any]:
+    """The page query ``search`` runs for ``query``, values bound (for EXPLAIN)."""
+    shape, params = _shape_and_params(query, query_words(query.q))
+    return _page(shape).params(**params, limit=query.limit, offset=query.offset)
 
 
 def search(tx: Tx, query: SearchQuery) -> SearchPage:
@@ -308,11 +347,23 @@ def search(tx: Tx, query: SearchQuery) -> SearchPage:
     terms = query_words(query.q)
     if query.q is not None and query.q.strip() and not terms:
         return SearchPage(items=[], total=0)
-    rows = tx.execute(_page(query, terms)).all()
+    if query.lang not in ("es", "en"):
+        raise ValueError(f"unsupported language: {query.lang!r}")
+    shape = _Shape(
+        len(terms), query.commune is not None, query.product is not None, query.lang
+    )
+    params: dict[str, Any] = {f"w{i}": term for i, term in enumerate(terms)}
+    if query.commune is not None:
+        params["commune"] = query.commune
+    if query.product is not None:
+        params["product"] = query.product
+    rows = tx.execute(
+        _page(shape), {**params, "limit": query.limit, "offset": query.offset}
+    ).all()
     if rows:
         total = int(rows[0].total)
     elif query.offset > 0:
-        total = int(tx.execute(_total(query, terms)).scalar_one())
+        total = int(tx.execute(_total(shape), params).scalar_one())
     else:
         total = 0
     items = [
