@@ -6,10 +6,14 @@ so that one file shows every route, every actor and every table.
 
 from __future__ import annotations
 
+import importlib
+import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import dramatiq
 import falcon
 import sqlalchemy as sa
 
@@ -23,17 +27,15 @@ from proveo.platform.tables import metadata as platform_metadata
 
 __all__ = ["build_services", "create_app", "import_tasks", "metadata", "worker_broker"]
 
+log = logs.get_logger("proveo.bootstrap")
+
 # Feature modules, in dependency order. Each may provide `tables.metadata`,
 # `resources.install(app, services)`, `tasks` (actors + subscriptions) and
 # `wiring.configure(services)` (plugins it owns).
-log = logs.get_logger("proveo.bootstrap")
-
 MODULES = ("accounts", "companies", "search", "moderation")
 
 
 def _module_part(module: str, part: str) -> Any | None:
-    import importlib
-
     try:
         return importlib.import_module(f"proveo.{module}.{part}")
     except ModuleNotFoundError as exc:
@@ -101,8 +103,6 @@ def _deliver_after_commit(services: runtime.Services) -> Callable[[WriteTx], Non
     web process leaves delivery to the relay for a few seconds, so requests
     don't each wait for the broker's connect timeout while Redis is down.
     """
-    import time
-
     paused_until = [0.0]
 
     def hook(tx: WriteTx) -> None:
@@ -213,10 +213,6 @@ def worker_broker(settings: Settings, *, relay: bool = True) -> Any:
     Dramatiq's Prometheus exporter (port 9191) is added when
     ``PROMETHEUS_MULTIPROC_DIR`` is set, i.e. in the deployed worker role.
     """
-    import os
-
-    import dramatiq
-
     services = build_services(settings)
     runtime.install(services)
     broker = services.broker
