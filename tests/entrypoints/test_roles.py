@@ -144,3 +144,38 @@ def test_worker_role_delivers_jobs_and_a_stopped_worker_leaves_none_behind(
 
 def _mail_to(sink: SmtpSink, email: str) -> bool:
     return any(email in str(message["To"]) for message in sink.messages())
+
+
+def test_migrate_role_upgrades_and_exits(
+    migrated: Settings, settings_env: dict[str, str]
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "proveo"],
+        env=_env(settings_env, "migrate"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_scheduler_role_starts_and_stops_on_sigterm(
+    migrated: Settings, settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    log = tmp_path / "scheduler.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "proveo"],
+            env=_env(settings_env, "scheduler"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            # The line comes after the SIGTERM handler is installed.
+            wait_for(lambda: b"Starting Periodiq" in log.read_bytes(), timeout=60)
+            assert proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()

@@ -93,6 +93,8 @@ def run_scheduler(args: argparse.Namespace) -> int:
     argv = [
         sys.executable,
         "-c",
+        # periodiq installs no SIGTERM handler: exit 0 on SIGTERM like the other roles.
+        "import signal, sys; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
         "from periodiq import entrypoint; entrypoint()",
         "proveo.entrypoints.scheduler:broker",
     ]
