@@ -7,6 +7,7 @@ is answered, and jobs are finished or left for the next worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -42,13 +43,27 @@ def _env(settings_env: dict[str, str], role: str, **extra: str) -> dict[str, str
 
 @contextmanager
 def _process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-m", "proveo"], env=env)
+    """The role in its own process group, so no forked child outlives the test.
+
+    (A Dramatiq worker process left behind would keep consuming this session's
+    queues with its own classifier and mail settings.)
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proveo"], env=env, start_new_session=True
+    )
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=40)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 def _health(port: int) -> dict[str, str] | None:
@@ -169,6 +184,7 @@ def test_scheduler_role_starts_and_stops_on_sigterm(
             env=_env(settings_env, "scheduler"),
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             # The line comes after the SIGTERM handler is installed.
@@ -177,5 +193,4 @@ def test_scheduler_role_starts_and_stops_on_sigterm(
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
         finally:
-            if proc.poll() is None:
-                proc.kill()
+            _stop_group(proc)
