@@ -146,7 +146,7 @@ def create_app(services: runtime.Services) -> falcon.App[Any, Any]:
             "redis": services.cache.ping,
             "storage": storage_ping,
         },
-        metric_samplers=[_sample_outbox(services)],
+        metric_samplers=[_sample_gauges(services)],
     )
     for module in MODULES:
         resources = _module_part(module, "resources")
@@ -155,7 +155,7 @@ def create_app(services: runtime.Services) -> falcon.App[Any, Any]:
     return app
 
 
-def _sample_outbox(services: runtime.Services) -> Callable[[], None]:
+def _sample_gauges(services: runtime.Services) -> Callable[[], None]:
     """Gauges read at scrape time: outbox backlog, replica lag, pools, queue depth."""
     from proveo.platform import metrics
 

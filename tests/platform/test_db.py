@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from proveo.platform import db as dbmod
-from proveo.platform.db import Database, retrying
+from proveo.platform.db import Database
 from proveo.platform.devservers import PostgresCluster
 from tests.helpers import wait_for
 
@@ -116,25 +116,6 @@ def test_replica_lag_is_zero_when_caught_up(
     assert database.replica_lag() == 0.0
     stats = database.pool_stats()
     assert stats["max_size"] == 10 and stats["replica_available"] is True
-
-
-def test_retrying_replays_transient_failures_only() -> None:
-    calls: list[int] = []
-
-    def flaky() -> str:
-        calls.append(1)
-        if len(calls) < 3:
-            raise OperationalError("select 1", {}, Exception("connection reset"))
-        return "done"
-
-    assert retrying(flaky, base_delay=0) == "done"
-    assert len(calls) == 3
-
-    def broken() -> None:
-        raise DBAPIError("select 1", {}, Exception("syntax"))
-
-    with pytest.raises(DBAPIError):
-        retrying(broken, base_delay=0)
 
 
 def test_a_primary_restart_costs_no_failed_unit_of_work(

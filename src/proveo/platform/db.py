@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -32,10 +32,8 @@ __all__ = [
     "WriteTx",
     "client_lsn",
     "committed_lsn",
-    "retrying",
 ]
 
-T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,19 +51,6 @@ client_lsn: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 committed_lsn: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "committed_lsn", default=None
 )
-
-# SQLSTATEs worth replaying the whole unit of work for.
-_TRANSIENT_SQLSTATES = {
-    "40001",
-    "40P01",
-    "57P01",
-    "57P02",
-    "57P03",
-    "08000",
-    "08003",
-    "08006",
-}
-
 
 class ReadTx:
     """An open read-only transaction; read use cases accept it."""
@@ -423,28 +408,6 @@ def _connect(
             return engine.connect()
         except OperationalError:
             if attempt == attempts:
-                raise
-            time.sleep(base_delay * (2 ** (attempt - 1)))
-    raise AssertionError("unreachable")
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError):
-        return True
-    orig = getattr(exc, "orig", None)
-    return getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
-
-
-def retrying(fn: Callable[[], T], *, attempts: int = 3, base_delay: float = 0.05) -> T:
-    """Run a whole unit of work, replaying it on transient database errors.
-
-    Only edges call this: the unit of work inside ``fn`` must be replayable.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except DBAPIError as exc:
-            if attempt == attempts or not _is_transient(exc):
                 raise
             time.sleep(base_delay * (2 ** (attempt - 1)))
     raise AssertionError("unreachable")

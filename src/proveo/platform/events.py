@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from proveo.platform import outbox
 from proveo.platform.db import WriteTx
 
-__all__ = ["Event", "after_commit", "dispatch", "in_transaction", "reset_subscriptions"]
+__all__ = ["Event", "after_commit", "dispatch", "in_transaction"]
 
 E = TypeVar("E", bound="Event")
 InTxHandler = Callable[[WriteTx, Any], None]
@@ -102,9 +102,3 @@ def dispatch(tx: WriteTx) -> None:
             outbox.add(
                 tx, actor=job.actor, queue=job.queue, kwargs=job.to_kwargs(event)
             )
-
-
-def reset_subscriptions() -> None:
-    """Forget every subscription (tests that wire their own)."""
-    _in_tx.clear()
-    _jobs.clear()
