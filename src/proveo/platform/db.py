@@ -52,6 +52,7 @@ committed_lsn: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "committed_lsn", default=None
 )
 
+
 class ReadTx:
     """An open read-only transaction; read use cases accept it."""
 
