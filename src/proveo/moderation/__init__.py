@@ -8,7 +8,7 @@ the operators' overrides (see ``resources``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proveo.moderation.data import (
     BadImage,
@@ -18,7 +18,9 @@ from proveo.moderation.data import (
     OriginalMissing,
     Verdict,
 )
-from proveo.moderation.service import list_images, requeue_images
+
+if TYPE_CHECKING:
+    from proveo.moderation.service import list_images, requeue_images
 
 __all__ = [
     "BadImage",
@@ -31,6 +33,19 @@ __all__ = [
     "model_command",
     "requeue_images",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the use cases on first access.
+
+    They pull in SQLAlchemy and the companies module; the classifier and the
+    model tools (``proveo models check``, the benchmarks) must not pay for that.
+    """
+    if name in {"list_images", "requeue_images"}:
+        from proveo.moderation import service
+
+        return getattr(service, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def model_command(action: str, *, output: Any = None) -> int:
