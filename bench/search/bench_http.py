@@ -159,7 +159,12 @@ class KindResult:
 
 
 def wrk(base: str, paths: list[str], connections: int, seconds: int) -> Run:
-    """wrk with ``rotate.lua`` over ``paths`` for ``seconds``."""
+    """wrk with ``rotate.lua`` over ``paths`` for ``seconds``.
+
+    Waits a second first: requests the previous run left in flight (up to 64
+    slow ones) would otherwise land in this run's first latencies.
+    """
+    time.sleep(1)
     load = loadavg()
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
         listing.write("\n".join(paths) + "\n")

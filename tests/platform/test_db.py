@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -42,7 +43,7 @@ def _insert(database: Database, label: str) -> uuid.UUID:
 
 
 def _visible(
-    database: Database, item_id: uuid.UUID, **kwargs: str
+    database: Database, item_id: uuid.UUID, **kwargs: Any
 ) -> tuple[bool, bool]:
     with database.read(**kwargs) as tx:
         found = tx.execute(sa.select(items.c.id).where(items.c.id == item_id)).first()
@@ -60,6 +61,24 @@ def test_reads_run_on_the_replica_and_writes_on_the_primary(database: Database) 
 def test_a_read_unit_of_work_refuses_writes(database: Database) -> None:
     with pytest.raises(DBAPIError), database.read() as tx:
         tx.execute(sa.insert(items).values(id=uuid.uuid4(), label="nope"))
+
+
+_OWN_TRANSACTION = sa.text("select transaction_timestamp() = statement_timestamp()")
+
+
+def _statements_in_own_transactions(database: Database, **kwargs: Any) -> list[bool]:
+    with database.read(**kwargs) as tx:
+        return [tx.execute(_OWN_TRANSACTION).scalar() for _ in range(2)]
+
+
+def test_an_autocommit_read_runs_each_statement_on_its_own(
+    database: Database,
+) -> None:
+    assert _statements_in_own_transactions(database, autocommit=True) == [True, True]
+    # The pooled connection goes back to transactions for the next unit of work.
+    assert _statements_in_own_transactions(database) == [False, False]
+    with database.read(autocommit=True) as tx:
+        assert tx.on_primary is False
 
 
 def test_write_commits_only_on_success(database: Database) -> None:
@@ -100,6 +119,10 @@ def test_a_client_reads_its_own_write_while_replay_is_paused(
         assert lsn is not None
         # The writer, carrying its LSN, is served by the primary and sees the row.
         assert _visible(database, item_id, min_lsn=lsn) == (True, True)
+        assert _visible(database, item_id, min_lsn=lsn, autocommit=True) == (
+            True,
+            True,
+        )
         # Another client without the LSN may read the (stale) replica.
         assert _visible(database, item_id) == (False, False)
     finally:

@@ -1,4 +1,4 @@
-"""A database with only the search schema, migrated from 0004_search's own DDL.
+"""A database with only the search schema, migrated from its migrations' own DDL.
 
 It lives next to the suite's main database on the shared primary
 (``pg_cluster``), so it does not depend on the other modules' migrations. The
@@ -20,15 +20,16 @@ import sqlalchemy as sa
 
 from proveo.platform.devservers import PostgresCluster
 
-MIGRATION = (
-    Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0004_search.py"
-)
+VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+#: The migrations that build the search schema, in order.
+MIGRATIONS = ("0004_search.py", "0006_search_rank.py")
 DATABASE = "search_store_tests"
 
 
-def load_migration() -> ModuleType:
-    """Import the migration module by path (its name is not an identifier)."""
-    spec = importlib.util.spec_from_file_location("migration_0004_search", MIGRATION)
+def load_migration(filename: str = MIGRATIONS[0]) -> ModuleType:
+    """Import a migration module by path (its name is not an identifier)."""
+    path = VERSIONS / filename
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -48,8 +49,9 @@ def search_engine(pg_cluster: PostgresCluster) -> Iterator[sa.Engine]:
         url.set(drivername="postgresql").render_as_string(hide_password=False),
         autocommit=True,
     ) as conn:
-        for statement in load_migration().UPGRADE:
-            conn.execute(statement)
+        for filename in MIGRATIONS:
+            for statement in load_migration(filename).UPGRADE:
+                conn.execute(statement)
     engine = sa.create_engine(url)
     yield engine
     engine.dispose()

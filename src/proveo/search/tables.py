@@ -9,7 +9,8 @@ from proveo.platform.db import NAMING_CONVENTION
 
 metadata = sa.MetaData(schema="search", naming_convention=NAMING_CONVENTION)
 
-# The generated expressions call SQL functions created by migration 0004_search;
+# The generated expressions call SQL functions created by migrations 0004_search
+# and 0006_search_rank;
 # they are the single definition of folding and of the document vector.
 documents = sa.Table(
     "documents",
@@ -49,6 +50,15 @@ documents = sa.Table(
         sa.Computed(
             "search.document_vector(name, description_es, description_en,"
             " product_name_es, product_name_en, commune_name)",
+            persisted=True,
+        ),
+    ),
+    # What ranking reads (migration 0006_search_rank): names, products, commune.
+    sa.Column(
+        "rank_tsv",
+        TSVECTOR,
+        sa.Computed(
+            "search.rank_vector(name, product_name_es, product_name_en, commune_name)",
             persisted=True,
         ),
     ),
