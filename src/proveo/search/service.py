@@ -88,9 +88,11 @@ def reindex_commune(tx: WriteTx, commune_id: uuid.UUID) -> None:
 def search(tx: ReadTx, query: SearchQuery, *, cache: Cache | None = None) -> SearchPage:
     """One page of matching companies, best first, and the total count.
 
-    With a cache, pages are kept under the documents' data version read in the
-    same snapshot: any committed change bumps it, so a cached page is exactly
-    what the query would return now (never staler than the reader's snapshot).
+    With a cache, pages are kept under the documents' data version, which any
+    committed change bumps. The version is read first and the page computed
+    after it on the same connection, so a page filed under version v holds data
+    at least as new as v: a cached page is never staler than what the reader's
+    own query would return (it can be newer, for a reader on a lagging replica).
     """
     if cache is None:
         return store.search(tx, query)

@@ -89,9 +89,9 @@ sa.Index(
     sa.func.reverse(words.c.word),
 )
 
-# One row: a counter bumped in every transaction that changes documents. Read in
-# the same snapshot as a query, it keys cached result pages, so a cached page can
-# never be older than the data the reader would otherwise see.
+# One row: a counter bumped in every transaction that changes documents. Read
+# before a query on the same connection, it keys cached result pages, so a cached
+# page can never be older than the data the reader would otherwise see.
 state = sa.Table(
     "state",
     metadata,
