@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import threading
 from io import BytesIO
 from pathlib import Path
@@ -181,3 +183,16 @@ def test_prepare_leaves_other_formats_alone() -> None:
         make_benign_image().save(buf, format="PNG")
         image = Image.open(BytesIO(buf.getvalue()))
     assert prepare(image) is image and image.size == (320, 240)
+
+
+def test_importing_the_classifier_does_not_load_the_use_cases() -> None:
+    # A fresh interpreter: the test session itself has everything imported.
+    probe = (
+        "import sys, proveo.moderation.classifier, proveo.moderation as m; "
+        "print('sqlalchemy' in sys.modules, callable(m.requeue_images))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    # The use cases still resolve on first access, and only then load.
+    assert result.stdout.split() == ["False", "True"]

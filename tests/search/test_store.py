@@ -177,6 +177,27 @@ def test_name_matches_rank_first(corpus: sa.Connection) -> None:
     assert find(corpus, "panaderia")[0] == "Panadería San José"
 
 
+def test_description_only_matches_rank_after_commune_matches(
+    corpus: sa.Connection,
+) -> None:
+    # Ranking reads names, products and commune only (rank_tsv): a company that
+    # merely mentions the word in its description, however often, comes last,
+    # even where its name would sort first.
+    vitacura = (uuid.uuid4(), "Vitacura")
+    store.upsert_documents(
+        corpus,
+        [
+            doc("Zeta Servicios", commune=vitacura),
+            doc(
+                "Alfa Consultores",
+                es="Clientes en Vitacura; oficinas cerca de Vitacura y Vitacura alto.",
+                en="Clients in Vitacura, offices near Vitacura.",
+            ),
+        ],
+    )
+    assert find(corpus, "vitacura") == ["Zeta Servicios", "Alfa Consultores"]
+
+
 def test_contact_and_address_are_not_searchable(corpus: sa.Connection) -> None:
     assert find(corpus, "Secreta") == []
     assert find(corpus, "contacto") == []
