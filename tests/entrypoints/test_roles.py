@@ -161,6 +161,26 @@ def _mail_to(sink: SmtpSink, email: str) -> bool:
     return any(email in str(message["To"]) for message in sink.messages())
 
 
+def test_worker_role_leaves_token_signing_and_the_model_runtime_unloaded() -> None:
+    # Memory per worker process: PyJWT pulls in ~10 MB of cryptography
+    # bindings, and ONNX Runtime loads with the first moderation job.
+    env = {
+        **_env({}, "worker"),
+        "PROVEO_SECRET_KEY": "x" * 40,
+        "PROVEO_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "PROVEO_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    probe = (
+        "import sys, proveo.entrypoints.worker; "
+        "print(*(m in sys.modules for m in ('dramatiq', 'jwt', 'onnxruntime')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False", "False"]
+
+
 def test_migrate_role_upgrades_and_exits(
     migrated: Settings, settings_env: dict[str, str]
 ) -> None:

@@ -135,7 +135,23 @@ def test_session_options_are_applied(threads: int) -> None:
     assert options.intra_op_num_threads == threads
     assert options.inter_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert not options.enable_cpu_mem_arena
     assert session.get_providers() == ["CPUExecutionProvider"]
+
+
+def test_a_model_that_loads_but_cannot_score_is_rejected(tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(DEFAULT_MODEL_PATH))
+    # Same weights, other input name: ONNX Runtime loads it, the contract breaks.
+    old, new = model.graph.input[0].name, "pixels"
+    model.graph.input[0].name = new
+    for node in model.graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+    renamed = tmp_path / "renamed.onnx"
+    onnx.save(model, str(renamed))
+    with pytest.raises(ModelIntegrityError, match="cannot load"):
+        OnnxNsfwClassifier(renamed).session()
 
 
 def test_threads_must_be_positive() -> None:

@@ -7,6 +7,9 @@ limit (the library default, 64 MiB x p=4, takes ~150 ms and competes for the
 cores). Hashes made with other parameters verify and report ``needs_rehash``.
 Legacy bcrypt hashes (``$2a$``/``$2b$``/``$2y$``) are accepted so imported
 accounts can log in; callers replace them with Argon2id on success.
+
+PyJWT is imported on first use: it loads the ``cryptography`` bindings (~10 MB
+per process), which the worker role, never signing a token, does not need.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import bcrypt
-import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -110,6 +112,8 @@ def derive_key(secret: str, purpose: str) -> bytes:
 
 def encode_token(claims: Mapping[str, Any], secret: bytes | str) -> str:
     """Sign ``claims`` as an HS256 JWT. ``sub`` must be a string."""
+    import jwt
+
     return jwt.encode(dict(claims), secret, algorithm=JWT_ALGORITHM)
 
 
@@ -131,6 +135,8 @@ def decode_token(
     """
     if not token or len(token) > 4096:
         raise TokenError("missing or oversized token")
+    import jwt
+
     try:
         claims = jwt.decode(
             token,
