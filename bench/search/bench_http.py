@@ -242,7 +242,7 @@ def explain(url: str, kinds: dict[str, list[dict[str, str]]]) -> str:
 
 
 _TRUNCATED = (
-    "search.documents", "search.words", "companies.companies",
+    "search.matches", "search.documents", "search.words", "companies.companies",
     "companies.products", "companies.communes",
 )  # fmt: skip
 

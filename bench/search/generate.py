@@ -6,9 +6,9 @@ Usage::
         --companies 100000 [--seed 1] [--create-companies-schema] [--jobs 2]
 
 Products, communes and companies go in with COPY; search documents are then
-built in SQL from the companies join (``INSERT ... SELECT``), so the document
-vector comes from the same generated column the application writes through,
-and the typo vocabulary from the same ``search.document_words`` function.
+built in SQL from the companies join (``INSERT ... SELECT``), so the match
+rows come from the same trigger the application writes through, and the typo
+vocabulary from the same ``search.document_words`` function.
 Existing rows in these tables are removed first.
 """
 
@@ -197,8 +197,8 @@ def load(url: str, count: int, seed: int, create: bool, jobs: int) -> None:
             for ddl in COMPANIES_DDL:
                 conn.execute(ddl)
         conn.execute(
-            "TRUNCATE search.documents, search.words, companies.companies,"
-            " companies.products, companies.communes CASCADE"
+            "TRUNCATE search.matches, search.documents, search.words,"
+            " companies.companies, companies.products, companies.communes CASCADE"
         )
         with conn.cursor() as cur:
             with cur.copy(
@@ -244,6 +244,7 @@ def load(url: str, count: int, seed: int, create: bool, jobs: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(FILL_WORDS)
         conn.execute("VACUUM ANALYZE search.documents")
+        conn.execute("VACUUM ANALYZE search.matches")
         conn.execute("VACUUM ANALYZE search.words")
         conn.execute("ANALYZE companies.companies")
         words = conn.execute("SELECT count(*) FROM search.words").fetchone()

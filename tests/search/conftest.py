@@ -22,7 +22,12 @@ from proveo.platform.devservers import PostgresCluster
 
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 #: The migrations that build the search schema, in order.
-MIGRATIONS = ("0004_search.py", "0006_search_rank.py")
+MIGRATIONS = (
+    "0004_search.py",
+    "0006_search_rank.py",
+    "0007_search_matches.py",
+    "0008_search_documents_slim.py",
+)
 DATABASE = "search_store_tests"
 
 

@@ -299,6 +299,57 @@ def test_upsert_replaces_and_delete_forgets(tx: sa.Connection) -> None:
     assert store.count_documents(tx) == 0
 
 
+def _match_row(
+    tx: sa.Connection, company: uuid.UUID
+) -> sa.Row[tuple[object, ...]] | None:
+    return tx.execute(
+        sa.text(
+            "SELECT name, product_id, commune_id, rank_tsv::text, match_tsv::text"
+            " FROM search.matches WHERE company_id = :id"
+        ),
+        {"id": company},
+    ).one_or_none()
+
+
+def test_match_rows_follow_their_documents(tx: sa.Connection) -> None:
+    # The trigger of migration 0007 keeps one narrow row per document in the
+    # same transaction: what text search matches and ranks on.
+    company = uuid.uuid4()
+    assert _match_row(tx, company) is None
+    store.upsert_document(
+        tx, doc("Panadería Sol", es="Hornos de barro.", company_id=company)
+    )
+    row = _match_row(tx, company)
+    assert row is not None
+    assert (row.name, row.product_id, row.commune_id) == (
+        "Panadería Sol",
+        TECH,
+        PROVIDENCIA,
+    )
+    # Stripped: lexemes only, no positions or weights; descriptions included.
+    assert "'horn'" in row.match_tsv and ":" not in row.match_tsv
+    # The rank vector keeps weights and leaves the descriptions out.
+    assert "'panaderia':1A" in row.rank_tsv and "horn" not in row.rank_tsv
+
+    store.upsert_document(
+        tx,
+        doc(
+            "Pastelería Luna",
+            es="Tortas.",
+            commune=(NUNOA, "Ñuñoa"),
+            company_id=company,
+        ),
+    )
+    row = _match_row(tx, company)
+    assert row is not None and row.name == "Pastelería Luna"
+    assert row.commune_id == NUNOA and "'horn'" not in row.match_tsv
+    store.update_commune_name(tx, NUNOA, "Ñuñoa Alto")
+    row = _match_row(tx, company)
+    assert row is not None and "'alto'" in row.match_tsv
+    store.delete_document(tx, company)
+    assert _match_row(tx, company) is None
+
+
 def test_renaming_products_and_communes_reindexes(corpus: sa.Connection) -> None:
     store.update_product_names(corpus, FOOD, "Gastronomía", "Gastronomy")
     assert find(corpus, product="alimentos") == []
@@ -478,6 +529,7 @@ def _bulk(tx: sa.Connection, count: int) -> None:
         ],
     )
     tx.execute(sa.text("ANALYZE search.documents"))
+    tx.execute(sa.text("ANALYZE search.matches"))
     tx.execute(sa.text("ANALYZE search.words"))
 
 

@@ -1,8 +1,9 @@
 """All of the search module's SQL: keeping documents in step, and querying them.
 
 Matching itself (folding, the document vector, what one query word matches) is
-defined once in SQL functions created by migration 0004_search; this file only
-combines them. User text reaches the database only as bound parameters.
+defined once in SQL functions created by migration 0004_search, and a trigger
+(0007_search_matches) derives each document's match row; this file only combines
+them. User text reaches the database only as bound parameters.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from proveo.search.data import SearchDocument, SearchHit, SearchPage, SearchQuery
-from proveo.search.tables import documents, state, words
+from proveo.search.tables import documents, matches, state, words
 
 __all__ = [
     "MAX_WORDS",
@@ -212,7 +213,7 @@ class _Shape(NamedTuple):
     lang: str
 
 
-def _filters(shape: _Shape) -> list[sa.ColumnElement[bool]]:
+def _filters(shape: _Shape, source: sa.Table) -> list[sa.ColumnElement[bool]]:
     # Names are unique among communes and, per language, among products, and a
     # rename rewrites every document at once: so a name resolves to ids with one
     # index probe per language, and pages are then read in name order straight
@@ -227,7 +228,7 @@ def _filters(shape: _Shape) -> list[sa.ColumnElement[bool]]:
             .limit(1)
             .scalar_subquery()
         )
-        conditions.append(c.commune_id == commune_id)
+        conditions.append(source.c.commune_id == commune_id)
     if shape.product:
         key = fold(sa.bindparam("product", type_=sa.Text))
         es, en = (
@@ -236,7 +237,7 @@ def _filters(shape: _Shape) -> list[sa.ColumnElement[bool]]:
         )
         # Two scalars (InitPlans), not a join: the planner then estimates the
         # filter as two products and reads them through the product index.
-        conditions.append(c.product_id.in_([es, en]))
+        conditions.append(source.c.product_id.in_([es, en]))
     return conditions
 
 
@@ -260,13 +261,24 @@ def _hit_columns(lang: str) -> list[sa.ColumnElement[Any]]:
     ]
 
 
-def _matching(
-    shape: _Shape,
-) -> tuple[list[sa.ColumnElement[bool]], sa.ColumnElement[Any] | None]:
-    """Return the WHERE conditions and, when there are words, the rank."""
-    conditions = _filters(shape)
+class _Matching(NamedTuple):
+    """Where a shape's candidates come from, which of them match, and their rank."""
+
+    source: sa.Table
+    conditions: list[sa.ColumnElement[bool]]
+    rank: sa.ColumnElement[Any] | None
+
+
+def _matching(shape: _Shape) -> _Matching:
+    """Filters alone read documents in name order; words read ``matches``.
+
+    ``matches`` is a narrow copy of what matching and ranking need (migration
+    0007_search_matches), so a common word touches ~500 bytes per match instead
+    of a 1.2 kB document; documents are joined for the one page shown.
+    """
     if not shape.words:
-        return conditions, None
+        return _Matching(documents, _filters(shape, documents), None)
+    conditions = _filters(shape, matches)
     tsquery: sa.ColumnElement[Any] = sa.func.search.word_query(
         sa.bindparam("w0", type_=sa.Text)
     )
@@ -279,27 +291,28 @@ def _matching(
         sa.select(tsquery.label("tsq")).cte("prepared").prefix_with("MATERIALIZED")
     )
     tsq = sa.select(prepared.c.tsq).scalar_subquery()
-    conditions.append(documents.c.tsv.bool_op("@@")(tsq))
+    conditions.append(matches.c.match_tsv.bool_op("@@")(tsq))
     # ts_rank's default weights: name (A) 1.0, product (B) 0.4, commune (D)
     # 0.1, over rank_tsv, which leaves the descriptions out: reading them for
     # every match cost more than finding the matches. Description-only matches
     # rank last. Corrected typos count like the word they fix.
-    return conditions, sa.func.ts_rank(documents.c.rank_tsv, tsq)
+    return _Matching(matches, conditions, sa.func.ts_rank(matches.c.rank_tsv, tsq))
 
 
 @functools.lru_cache(maxsize=256)
 def _page(shape: _Shape) -> sa.Select[Any]:
-    c = documents.c
-    conditions, rank = _matching(shape)
+    source, conditions, rank = _matching(shape)
     # Rank, sort and count over narrow rows; fetch full documents for one page.
-    keys: list[sa.ColumnElement[Any]] = [c.company_id, c.name]
+    keys: list[sa.ColumnElement[Any]] = [source.c.company_id, source.c.name]
     if rank is not None:
         keys.append(rank.label("rank"))
     page = (
         sa.select(*keys, sa.func.count().over().label("total"))
         .where(*conditions)
         .order_by(
-            *([sa.desc("rank")] if rank is not None else []), c.name, c.company_id
+            *([sa.desc("rank")] if rank is not None else []),
+            source.c.name,
+            source.c.company_id,
         )
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .offset(sa.bindparam("offset", type_=sa.Integer))
@@ -310,15 +323,15 @@ def _page(shape: _Shape) -> sa.Select[Any]:
         order.insert(0, page.c.rank.desc())
     return (
         sa.select(*_hit_columns(shape.lang), page.c.total)
-        .join_from(documents, page, page.c.company_id == c.company_id)
+        .join_from(documents, page, page.c.company_id == documents.c.company_id)
         .order_by(*order)
     )
 
 
 @functools.lru_cache(maxsize=256)
 def _total(shape: _Shape) -> sa.Select[Any]:
-    conditions, _ = _matching(shape)
-    return sa.select(sa.func.count()).select_from(documents).where(*conditions)
+    source, conditions, _ = _matching(shape)
+    return sa.select(sa.func.count()).select_from(source).where(*conditions)
 
 
 def _shape_and_params(
@@ -353,16 +366,7 @@ def search(tx: Tx, query: SearchQuery) -> SearchPage:
     terms = query_words(query.q)
     if query.q is not None and query.q.strip() and not terms:
         return SearchPage(items=[], total=0)
-    if query.lang not in ("es", "en"):
-        raise ValueError(f"unsupported language: {query.lang!r}")
-    shape = _Shape(
-        len(terms), query.commune is not None, query.product is not None, query.lang
-    )
-    params: dict[str, Any] = {f"w{i}": term for i, term in enumerate(terms)}
-    if query.commune is not None:
-        params["commune"] = query.commune
-    if query.product is not None:
-        params["product"] = query.product
+    shape, params = _shape_and_params(query, terms)
     rows = tx.execute(
         _page(shape), {**params, "limit": query.limit, "offset": query.offset}
     ).all()

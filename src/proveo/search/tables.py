@@ -1,4 +1,4 @@
-"""The search module's tables: one denormalised document per company, a vocabulary."""
+"""The search module's tables: a document and a match row per company, a vocabulary."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from proveo.platform.db import NAMING_CONVENTION
 
 metadata = sa.MetaData(schema="search", naming_convention=NAMING_CONVENTION)
 
-# The generated expressions call SQL functions created by migrations 0004_search
-# and 0006_search_rank;
-# they are the single definition of folding and of the document vector.
+# The generated expressions call search.fold (migration 0004_search), the single
+# definition of folding. Documents are what a result shows; matching and ranking
+# read the narrow search.matches below.
 documents = sa.Table(
     "documents",
     metadata,
@@ -44,30 +44,34 @@ documents = sa.Table(
         sa.Text,
         sa.Computed("search.fold(product_name_en)", persisted=True),
     ),
-    sa.Column(
-        "tsv",
-        TSVECTOR,
-        sa.Computed(
-            "search.document_vector(name, description_es, description_en,"
-            " product_name_es, product_name_en, commune_name)",
-            persisted=True,
-        ),
-    ),
-    # What ranking reads (migration 0006_search_rank): names, products, commune.
-    sa.Column(
-        "rank_tsv",
-        TSVECTOR,
-        sa.Computed(
-            "search.rank_vector(name, product_name_es, product_name_en, commune_name)",
-            persisted=True,
-        ),
-    ),
-    sa.Index("ix_documents_tsv", "tsv", postgresql_using="gin"),
     sa.Index("ix_documents_commune_key", "commune_key"),
     sa.Index("ix_documents_product_es_key", "product_es_key"),
     sa.Index("ix_documents_product_en_key", "product_en_key"),
     sa.Index("ix_documents_product_id_name", "product_id", "name", "company_id"),
     sa.Index("ix_documents_commune_id_name", "commune_id", "name", "company_id"),
+)
+
+# What matching and ranking read, one narrow row per document, written by the
+# statement triggers of migration 0007_search_matches (search.upsert_matches) in
+# the same statement as the document: match_tsv is the document vector stripped
+# of positions and weights, rank_tsv names (A), products (B) and commune (D).
+matches = sa.Table(
+    "matches",
+    metadata,
+    sa.Column(
+        "company_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey(documents.c.company_id, ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("product_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("commune_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("rank_tsv", TSVECTOR, nullable=False),
+    sa.Column("match_tsv", TSVECTOR, nullable=False),
+    sa.Index("ix_matches_match_tsv", "match_tsv", postgresql_using="gin"),
+    sa.Index("ix_matches_commune_id", "commune_id"),
+    sa.Index("ix_matches_product_id", "product_id"),
 )
 
 # Every folded word of 5..40 characters ever indexed: what a typo is corrected to.
