@@ -79,7 +79,10 @@ def _call(client, method, path, body, session, mode):
             if mode == "csrf":
                 headers.update(session.headers())
             elif mode == "wrong-csrf":
-                headers["X-CSRF-Token"] = "x" + session.csrf[1:]
+                # Change the first character (a fixed "x" would be no change
+                # for the 1 in 64 tokens that start with it).
+                first = "y" if session.csrf.startswith("x") else "x"
+                headers["X-CSRF-Token"] = first + session.csrf[1:]
     return client.simulate_request(
         method, f"{API}{path}", headers=headers, cookies=cookies, **kwargs
     )
