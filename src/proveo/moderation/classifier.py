@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import os
 import threading
@@ -89,11 +88,12 @@ def _sha256(path: Path) -> str:
 
 
 def _release_free_heap() -> None:
-    """Give freed heap pages back to the OS (glibc only; a no-op elsewhere)."""
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return
-    malloc_trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
+    """Give freed heap pages back to the OS (glibc only; a no-op elsewhere).
+
+    The symbol is looked up in the running process: ``ctypes.util.find_library``
+    would fork ``ldconfig`` from inside the worker to find the same libc.
+    """
+    malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     if malloc_trim is not None:
         malloc_trim(0)
 

@@ -216,8 +216,9 @@ class _Shape(NamedTuple):
 def _filters(shape: _Shape, source: sa.Table) -> list[sa.ColumnElement[bool]]:
     # Names are unique among communes and, per language, among products, and a
     # rename rewrites every document at once: so a name resolves to ids with one
-    # index probe per language, and pages are then read in name order straight
-    # from the (id, name, company_id) indexes.
+    # index probe per language. Filter-only pages are then read in name order
+    # straight from the documents' (id, name, company_id) indexes; with words,
+    # the ids narrow the matches through their own id indexes.
     c = documents.c
     fold = sa.func.search.fold
     conditions: list[sa.ColumnElement[bool]] = []
@@ -245,8 +246,7 @@ _HIT_FIELDS = len(dataclasses.fields(SearchHit))
 
 
 def _hit_columns(lang: str) -> list[sa.ColumnElement[Any]]:
-    if lang not in ("es", "en"):
-        raise ValueError(f"unsupported language: {lang!r}")
+    # lang was checked when the shape was made (_shape_and_params).
     c = documents.c
     return [
         c.company_id,
@@ -382,7 +382,7 @@ def search(tx: Tx, query: SearchQuery) -> SearchPage:
 
 
 def data_version(tx: Tx) -> int:
-    """The documents' version as this transaction's snapshot sees it."""
+    """The documents' version as of this statement (read before the page it keys)."""
     return int(
         tx.execute(sa.select(state.c.version).where(state.c.id == 1)).scalar_one()
     )
