@@ -303,16 +303,30 @@ def _matching(shape: _Shape) -> _Matching:
 def _page(shape: _Shape) -> sa.Select[Any]:
     source, conditions, rank = _matching(shape)
     # Rank, sort and count over narrow rows; fetch full documents for one page.
-    keys: list[sa.ColumnElement[Any]] = [source.c.company_id, source.c.name]
+    hits: sa.Subquery | sa.Table = source
     if rank is not None:
-        keys.append(rank.label("rank"))
+        # Rank each match where it is read: the OFFSET 0 fence keeps the planner
+        # from moving ts_rank above the count's window, which would copy every
+        # match's rank vector into the window's buffer (measured with pgbench:
+        # 15-35 % more queries/s for a word matching 2.5 % of 100k companies).
+        hits = (
+            sa.select(source.c.company_id, source.c.name, rank.label("rank"))
+            .where(*conditions)
+            .offset(0)
+            .subquery("hits")
+        )
+        conditions = []
+    keys: list[sa.ColumnElement[Any]] = [hits.c.company_id, hits.c.name]
+    if rank is not None:
+        keys.append(hits.c.rank)
     page = (
         sa.select(*keys, sa.func.count().over().label("total"))
+        .select_from(hits)
         .where(*conditions)
         .order_by(
-            *([sa.desc("rank")] if rank is not None else []),
-            source.c.name,
-            source.c.company_id,
+            *([hits.c.rank.desc()] if rank is not None else []),
+            hits.c.name,
+            hits.c.company_id,
         )
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .offset(sa.bindparam("offset", type_=sa.Integer))
