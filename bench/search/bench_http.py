@@ -271,8 +271,13 @@ def _foreign_keys_lifted(url: str) -> Iterator[None]:
 
 
 @contextmanager
-def loaded(size: int) -> Iterator[tuple[dict[str, str], str]]:
-    """A private stack holding ``size`` companies; yields env and replica URL."""
+def loaded(size: int, *, compact: bool = True) -> Iterator[tuple[dict[str, str], str]]:
+    """A private stack holding ``size`` companies; yields env and replica URL.
+
+    ``compact`` runs ``proveo search compact`` after the load, as operations do
+    after a bulk load (and the scheduler does nightly): the match rows are then
+    stored in product order.
+    """
     with stack() as (dev, env):
         primary = env["PROVEO_DATABASE_URL"].replace("postgresql+psycopg", "postgresql")
         replica = env["PROVEO_DATABASE_REPLICA_URL"].replace(
@@ -281,6 +286,15 @@ def loaded(size: int) -> Iterator[tuple[dict[str, str], str]]:
         started = time.perf_counter()
         with _foreign_keys_lifted(primary):
             load(primary, size, seed=1, create=False, jobs=2)
+        if compact:
+            began = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "proveo", "search", "compact"],
+                check=True,
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
+            print(f"compacted in {time.perf_counter() - began:.0f}s", flush=True)
         with psycopg.connect(primary, autocommit=True) as conn:
             # Every table, after the foreign keys are back: all-visible pages
             # keep the filter pages index-only on the replica, and autovacuum
@@ -294,7 +308,7 @@ def loaded(size: int) -> Iterator[tuple[dict[str, str], str]]:
 
 
 def measure(
-    size: int, seconds: int, show_plans: bool
+    size: int, seconds: int, show_plans: bool, compact: bool = True
 ) -> tuple[list[KindResult], dict[tuple[bool, int], Run], str, float]:
     """Every run for one size."""
     kinds = variants()
@@ -302,7 +316,7 @@ def measure(
     health: dict[tuple[bool, int], Run] = {}
     plans = ""
     start_load = loadavg()
-    with loaded(size) as (env, replica):
+    with loaded(size, compact=compact) as (env, replica):
         for kind, queries in kinds.items():
             results[kind].pgbench_tps = pgbench(replica, queries, seconds)
         if show_plans:
@@ -436,6 +450,12 @@ def main() -> None:
     parser.add_argument("--companies", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument(
+        "--no-compact",
+        dest="compact",
+        action="store_false",
+        help="measure the rows in load order, without `proveo search compact`",
+    )
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -446,13 +466,20 @@ def main() -> None:
         "",
         f"`python bench/search/bench_http.py --companies "
         f"{' '.join(map(str, args.companies))} --seconds {args.seconds}"
-        f"{' --explain' if args.explain else ''}`",
+        f"{' --explain' if args.explain else ''}"
+        f"{'' if args.compact else ' --no-compact'}`",
         "",
         "gunicorn gthread 2 workers x 4 threads; wrk 2 threads,"
         " rotating through the variants below; pgbench -M prepared,"
         " 8 clients, same SQL as the store, on the replica. `load before runs` is"
         " the 1-minute load average before each wrk run of the row and includes"
-        " the bench's own previous runs.",
+        " the bench's own previous runs. "
+        + (
+            "After loading, `proveo search compact` put the match rows in product"
+            " order, as the nightly job does."
+            if args.compact
+            else "The match rows stay in load order (no `proveo search compact`)."
+        ),
         "",
         "Variants: "
         + "; ".join(
@@ -462,7 +489,9 @@ def main() -> None:
     ]
     all_results: dict[int, list[KindResult]] = {}
     for size in args.companies:
-        results, health, plans, start_load = measure(size, args.seconds, args.explain)
+        results, health, plans, start_load = measure(
+            size, args.seconds, args.explain, args.compact
+        )
         all_results[size] = results
         section = report(size, results, health, start_load)
         if plans:

@@ -94,7 +94,10 @@ def test_corrupted_model_fails_closed_and_requeue_recovers(
     swap_classifier(classifier)
     up = upload(client, services, encode(benign_image(), "JPEG"))
     failed = wait_status(services, up.image_id, "failed", timeout=60)
-    assert classifier.calls == 6
+    # One try and five retries for this image, as its own record says; the
+    # counter is shared with any retry another test left in the queue.
+    assert failed.reason is not None and "after 5 retries" in failed.reason
+    assert classifier.calls >= 6
     assert failed.public_key is None
     assert renditions_of(services, up.image_id) == 0
 
@@ -141,6 +144,9 @@ def test_broken_classifier_never_approves(
     swap_classifier(classifier)
     up = upload(client, services, encode(benign_image(), "PNG"))
     failed = wait_status(services, up.image_id, "failed", timeout=60)
-    assert classifier.calls == 6
+    # One try and five retries for this image, as its own record says; the
+    # counter is shared with any retry another test left in the queue.
+    assert failed.reason is not None and "after 5 retries" in failed.reason
+    assert classifier.calls >= 6
     assert failed.public_key is None
     assert renditions_of(services, up.image_id) == 0

@@ -560,3 +560,43 @@ def test_every_query_kind_uses_indexes(tx: sa.Connection, query: SearchQuery) ->
     )
     plan = "\n".join(tx.exec_driver_sql("EXPLAIN " + sql.replace("%", "%%")).scalars())
     assert "Seq Scan" not in plan, plan
+
+
+def test_moving_matches_rewrites_them_in_product_order(tx: sa.Connection) -> None:
+    # Companies arrive in random order; moving each product's rows, chunk by
+    # chunk, writes them again in (product, name, id) order, rows unchanged.
+    # (Where PostgreSQL puts them depends on its free space; the bench measures
+    # the pages a query then reads.)
+    food = (FOOD, "Alimentos", "Food")
+    health = (HEALTH, "Salud", "Health")
+    tech = (TECH, "Tecnología", "Technology")
+    names = ["Sol", "Luna", "Mar", "Cerro", "Río", "Valle", "Bosque", "Lago", "Isla"]
+    docs = [
+        doc(f"Empresa {name}", product=(food, health, tech)[i % 3])
+        for i, name in enumerate(names)
+    ]
+    store.upsert_documents(tx, docs)
+    ids = [d.company_id for d in docs]
+    columns = "company_id, name, product_id, commune_id, rank_tsv, match_tsv"
+    snapshot = sa.text(
+        f"select {columns} from search.matches where company_id = any(:ids)"
+    )
+    before = sorted(tx.execute(snapshot, {"ids": ids}).all())
+    results = find(tx, "empresa")
+
+    assert {FOOD, HEALTH, TECH} <= set(store.indexed_products(tx))
+    written: list[uuid.UUID] = []
+    for product in (FOOD, HEALTH, TECH):
+        after = None
+        while chunk := store.next_matches_of_product(tx, product, after, 2):
+            # Handed over in any order, written in order.
+            written += store.move_matches(tx, [i for _, i in reversed(chunk)])
+            after = chunk[-1]
+
+    by_id = {d.company_id: d for d in docs}
+    rank = {FOOD: 0, HEALTH: 1, TECH: 2}
+    assert written == sorted(
+        ids, key=lambda i: (rank[by_id[i].product_id], by_id[i].name, i)
+    )
+    assert sorted(tx.execute(snapshot, {"ids": ids}).all()) == before
+    assert find(tx, "empresa") == results

@@ -231,7 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     moderation.set_defaults(func=run_tool, tool="moderation")
 
     search = sub.add_parser("search", help="search index tools")
-    search.add_argument("action", choices=["reindex"])
+    search.add_argument("action", choices=["reindex", "compact"])
     search.add_argument("--batch", type=int, default=1000)
     search.add_argument(
         "--after",

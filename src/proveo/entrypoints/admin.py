@@ -95,6 +95,10 @@ def tool(args: argparse.Namespace) -> int:
         return 0
     from proveo import search
 
+    if args.action == "compact":
+        moved = search.compact(services.db, batch=args.batch, progress=sys.stderr)
+        print(f"proveo: moved {moved} match rows into product order")
+        return 0
     after = uuid.UUID(args.after) if args.after else None
     total = search.reindex(
         services.db, batch=args.batch, after=after, progress=sys.stderr

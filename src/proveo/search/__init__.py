@@ -7,13 +7,14 @@ in-transaction event subscribers. Other modules use only what is exported here.
 from __future__ import annotations
 
 from proveo.search.data import SearchDocument, SearchHit, SearchPage, SearchQuery
-from proveo.search.service import index_company, reindex, search
+from proveo.search.service import compact, index_company, reindex, search
 
 __all__ = [
     "SearchDocument",
     "SearchHit",
     "SearchPage",
     "SearchQuery",
+    "compact",
     "index_company",
     "reindex",
     "search",

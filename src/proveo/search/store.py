@@ -29,7 +29,10 @@ __all__ = [
     "count_documents",
     "data_version",
     "delete_document",
+    "indexed_products",
     "list_indexed_ids_after",
+    "move_matches",
+    "next_matches_of_product",
     "page_statement",
     "query_words",
     "search",
@@ -37,6 +40,7 @@ __all__ = [
     "update_product_names",
     "upsert_document",
     "upsert_documents",
+    "vacuum_matches",
 ]
 
 #: Words of ``q`` beyond this many are ignored: each costs an index probe and a
@@ -198,6 +202,79 @@ def list_indexed_ids_after(
     if after is not None:
         stmt = stmt.where(documents.c.company_id > after)
     return list(tx.execute(stmt.limit(limit)).scalars())
+
+
+def indexed_products(tx: Tx) -> list[uuid.UUID]:
+    """Every product some document uses, ascending."""
+    stmt = sa.select(documents.c.product_id).distinct().order_by(documents.c.product_id)
+    return list(tx.execute(stmt).scalars())
+
+
+def next_matches_of_product(
+    tx: Tx, product_id: uuid.UUID, after: tuple[str, uuid.UUID] | None, limit: int
+) -> list[tuple[str, uuid.UUID]]:
+    """Up to ``limit`` (name, company_id) of one product after ``after``, in order."""
+    key = sa.tuple_(documents.c.name, documents.c.company_id)
+    stmt = (
+        sa.select(documents.c.name, documents.c.company_id)
+        .where(documents.c.product_id == product_id)
+        .order_by(documents.c.name, documents.c.company_id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(key > sa.tuple_(*after))
+    return [(row.name, row.company_id) for row in tx.execute(stmt)]
+
+
+def move_matches(tx: Tx, company_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Delete and re-insert these match rows in (product, name, id) order.
+
+    Returns the ids in the order they were written.
+
+    New row versions go to the end of the table (or to space a VACUUM freed),
+    so moving a product's rows chunk after chunk lays them out next to each
+    other. The rows are locked in ``company_id`` order first, the order the
+    documents' triggers lock them in, so a concurrent write waits instead of
+    deadlocking; readers see the old rows until COMMIT.
+    """
+    ids = sorted(company_ids)
+    tx.execute(
+        sa.select(matches.c.company_id)
+        .where(matches.c.company_id.in_(ids))
+        .order_by(matches.c.company_id)
+        .with_for_update()
+    ).all()
+    gone = (
+        sa.delete(matches)
+        .where(matches.c.company_id.in_(ids))
+        .returning(*matches.c)
+        .cte("gone")
+    )
+    moved = (
+        sa.insert(matches)
+        .from_select(
+            [c.name for c in matches.c],
+            sa.select(*gone.c).order_by(
+                gone.c.product_id, gone.c.name, gone.c.company_id
+            ),
+        )
+        .returning(matches.c.company_id)
+    )
+    return list(tx.execute(moved).scalars())
+
+
+def vacuum_matches(conn: Tx) -> None:
+    """VACUUM ``search.matches`` on an autocommit connection, without a time limit.
+
+    Until the moved rows' old versions leave the GIN index, a bitmap scan still
+    visits the pages they left. ``RESET`` restores the pool's own statement
+    timeout (set at connect), so the connection goes back to the pool unchanged.
+    """
+    conn.execute(sa.text("SET statement_timeout = 0"))
+    try:
+        conn.execute(sa.text("VACUUM (ANALYZE) search.matches"))
+    finally:
+        conn.execute(sa.text("RESET statement_timeout"))
 
 
 class _Shape(NamedTuple):
