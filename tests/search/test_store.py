@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+import threading
 import uuid
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 from proveo.search import store
 from proveo.search.data import SearchDocument, SearchQuery
 from proveo.search.tables import metadata
+from tests.helpers import wait_for
 
 PROVIDENCIA = uuid.uuid4()
 NUNOA = uuid.uuid4()
@@ -600,3 +602,61 @@ def test_moving_matches_rewrites_them_in_product_order(tx: sa.Connection) -> Non
     )
     assert sorted(tx.execute(snapshot, {"ids": ids}).all()) == before
     assert find(tx, "empresa") == results
+
+
+def _blocked_on_a_lock(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            sa.text(
+                "select count(*) from pg_stat_activity"
+                " where datname = current_database() and wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)
+
+
+def test_a_delete_during_a_move_waits_for_it_then_wins(
+    search_engine: sa.Engine,
+) -> None:
+    # A company deleted while its row is being moved waits for the move's
+    # locks, then removes the moved row: no error, no orphan. (The narrower
+    # window, a delete between the move's row locks and its re-insert, is
+    # closed by locking the documents first; see move_matches.)
+    docs = [doc(f"Concurrente {i}") for i in range(3)]
+    ids = [d.company_id for d in docs]
+    victim = ids[1]
+    with search_engine.begin() as conn:
+        store.upsert_documents(conn, docs)
+    errors: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            with search_engine.begin() as conn:
+                store.delete_document(conn, victim)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    try:
+        with search_engine.connect() as mover:
+            with mover.begin():
+                assert len(store.move_matches(mover, ids)) == 3
+                deleter = threading.Thread(target=delete)
+                deleter.start()
+                wait_for(lambda: _blocked_on_a_lock(search_engine))
+            deleter.join(timeout=30)
+        assert not deleter.is_alive() and errors == []
+        with search_engine.connect() as conn:
+            left = set(
+                conn.execute(
+                    sa.text(
+                        "select company_id from search.matches"
+                        " where company_id = any(:ids)"
+                    ),
+                    {"ids": ids},
+                ).scalars()
+            )
+        assert left == set(ids) - {victim}
+    finally:
+        with search_engine.begin() as conn:
+            for company_id in ids:
+                store.delete_document(conn, company_id)

@@ -6,8 +6,6 @@ import hashlib
 import uuid
 from typing import IO, Any, Protocol
 
-import sqlalchemy as sa
-
 from proveo import companies
 from proveo.platform.db import Database, ReadTx, WriteTx
 from proveo.search import store
@@ -222,7 +220,8 @@ def compact(db: Database, *, batch: int = 1000, progress: IO[str] | None = None)
                 chunk = store.next_matches_of_product(tx, product_id, after, batch)
             if not chunk:
                 break
-            moved += _move_with_retry(db, [company_id for _, company_id in chunk])
+            with db.write() as tx:
+                moved += len(store.move_matches(tx, [i for _, i in chunk]))
             after = chunk[-1]
         _report(progress, f"compacted {number}/{len(products)} products ({moved} rows)")
     # Best effort: rows moved in the last seconds stay in the indexes until
@@ -239,17 +238,3 @@ def _report(progress: IO[str] | None, line: str) -> None:
 def _vacuum(db: Database) -> None:
     with db.primary.connect() as conn:
         store.vacuum_matches(conn.execution_options(isolation_level="AUTOCOMMIT"))
-
-
-def _move_with_retry(db: Database, company_ids: list[uuid.UUID]) -> int:
-    """Move one chunk; returns how many rows moved."""
-    # A company deleted between reading the chunk and moving its row makes the
-    # re-insert fail its foreign key; the retry no longer finds the row.
-    for attempt in range(3):
-        try:
-            with db.write() as tx:
-                return len(store.move_matches(tx, company_ids))
-        except sa.exc.IntegrityError:
-            if attempt == 2:
-                raise
-    return 0
