@@ -8,8 +8,10 @@ import sys
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
-from proveo import accounts, companies
+from proveo import accounts, companies, entrypoints
 from proveo.entrypoints import admin
 from proveo.platform.runtime import Services
 from proveo.platform.settings import Settings
@@ -84,3 +86,24 @@ def test_reindex_rebuilds_missing_documents(
             ),
         )
     assert page.total >= 4
+
+
+@given(st.integers(min_value=-(10**6), max_value=10**6))
+def test_batch_sizes_below_one_are_usage_errors(batch: int) -> None:
+    parser = entrypoints._parser()
+    if batch >= 1:
+        args = parser.parse_args(["search", "compact", "--batch", str(batch)])
+        assert args.batch == batch
+        return
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["search", "compact", "--batch", str(batch)])
+    assert exited.value.code == 2
+
+
+def test_a_batch_that_is_not_a_number_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        entrypoints.main(["search", "reindex", "--batch", "ten"])
+    assert exited.value.code == 2
+    assert "not a whole number: 'ten'" in capsys.readouterr().err

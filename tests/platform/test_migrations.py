@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -12,6 +11,7 @@ from alembic.config import Config
 from proveo.entrypoints import migrations_dir
 from proveo.platform.devservers import PostgresCluster
 from proveo.platform.settings import Settings
+from tests.helpers import drop_database, fresh_database
 
 
 def test_alembic_check_finds_no_difference(migrated: Settings) -> None:
@@ -25,12 +25,7 @@ def test_the_history_upgrades_with_data_downgrades_and_upgrades_again(
     pg_cluster: PostgresCluster,
 ) -> None:
     # A database of its own: the session's shared one stays at head.
-    admin = sa.make_url(pg_cluster.primary_url)
-    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS migration_cycle WITH (FORCE)")
-        conn.execute("CREATE DATABASE migration_cycle")
-    url = admin.set(database="migration_cycle")
+    url = fresh_database(pg_cluster.primary_url, "migration_cycle")
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.attributes["database_url"] = url.render_as_string(hide_password=False)
@@ -65,5 +60,4 @@ def test_the_history_upgrades_with_data_downgrades_and_upgrades_again(
         command.check(cfg)
     finally:
         engine.dispose()
-        with psycopg.connect(libpq, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS migration_cycle WITH (FORCE)")
+        drop_database(pg_cluster.primary_url, "migration_cycle")

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from proveo.platform.devservers import PostgresCluster
+from tests.helpers import fresh_database, libpq_url
 
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 #: The migrations that build the search schema, in order.
@@ -44,16 +45,8 @@ def load_migration(filename: str = MIGRATIONS[0]) -> ModuleType:
 @pytest.fixture(scope="session")
 def search_engine(pg_cluster: PostgresCluster) -> Iterator[sa.Engine]:
     """An engine on a fresh database holding exactly the search schema."""
-    admin = sa.make_url(pg_cluster.primary_url)
-    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    url = admin.set(database=DATABASE)
-    with psycopg.connect(
-        url.set(drivername="postgresql").render_as_string(hide_password=False),
-        autocommit=True,
-    ) as conn:
+    url = fresh_database(pg_cluster.primary_url, DATABASE)
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         for filename in MIGRATIONS:
             for statement in load_migration(filename).UPGRADE:
                 conn.execute(statement)

@@ -180,6 +180,17 @@ ROLES: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (else a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proveo", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -232,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="search index tools")
     search.add_argument("action", choices=["reindex", "compact"])
-    search.add_argument("--batch", type=int, default=1000)
+    search.add_argument("--batch", type=_positive_int, default=1000)
     search.add_argument(
         "--after",
         default=None,

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -96,10 +95,8 @@ def forget_objects(keys: list[str]) -> int:
 def sweep_orphans() -> dict[str, int] | None:
     """Remove unreferenced objects, once per 15-minute slot across all replicas."""
     services = runtime.services()
-    slot = int(time.time() // _SWEEP_SLOT_SECONDS)
-    key = f"proveo:moderation:sweep:{slot}"
-    if not services.cache.redis.set(key, "1", nx=True, ex=_SWEEP_SLOT_SECONDS * 2):
-        log.info("sweep already ran in this slot", slot=slot)
+    if services.cache.claim_slot("moderation:sweep", _SWEEP_SLOT_SECONDS) is None:
+        log.info("sweep already ran in this slot")
         return None
     removed = moderation(services).sweep(grace=SWEEP_GRACE)
     log.info("orphan sweep done", **removed)

@@ -197,6 +197,17 @@ class Cache:
         """The underlying client, with the short timeouts, for other primitives."""
         return self._client
 
+    def claim_slot(self, job: str, seconds: int) -> int | None:
+        """Claim the current ``seconds``-long slot of the periodic job ``job``.
+
+        The first caller in a slot gets its number; every later one (another
+        replica's scheduler, a redelivery) gets ``None`` and skips the run. A
+        Redis failure raises: running a job twice is not the safe default.
+        """
+        slot = int(time.time() // seconds)
+        key = f"proveo:{job}:{slot}"
+        return slot if self._client.set(key, "1", nx=True, ex=seconds * 2) else None
+
     # --- keys -----------------------------------------------------------------
 
     def _base(self, namespace: str) -> str:

@@ -218,10 +218,10 @@ def compact(db: Database, *, batch: int = 1000, progress: IO[str] | None = None)
         while True:
             with db.write() as tx:
                 chunk = store.next_matches_of_product(tx, product_id, after, batch)
+                if chunk:
+                    moved += len(store.move_matches(tx, [i for _, i in chunk]))
             if not chunk:
                 break
-            with db.write() as tx:
-                moved += len(store.move_matches(tx, [i for _, i in chunk]))
             after = chunk[-1]
         _report(progress, f"compacted {number}/{len(products)} products ({moved} rows)")
     # Best effort: rows moved in the last seconds stay in the indexes until

@@ -7,7 +7,6 @@ only re-lays the match rows physically; it never changes a result.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from periodiq import cron
@@ -51,10 +50,8 @@ def _commune_changed(tx: WriteTx, event: companies.CommuneChanged) -> None:
 def compact_matches() -> int | None:
     """Re-lay the match rows in product order, once a night across all replicas."""
     services = runtime.services()
-    slot = int(time.time() // _COMPACT_SLOT_SECONDS)
-    key = f"proveo:search:compact:{slot}"
-    if not services.cache.redis.set(key, "1", nx=True, ex=_COMPACT_SLOT_SECONDS):
-        log.info("match compaction already ran in this slot", slot=slot)
+    if services.cache.claim_slot("search:compact", _COMPACT_SLOT_SECONDS) is None:
+        log.info("match compaction already ran in this slot")
         return None
     moved = service.compact(services.db)
     log.info("match compaction done", moved=moved)
