@@ -68,9 +68,18 @@ def test_product_crud_with_translation_fallback_and_audit(client, services):
 
     with services.db.write() as tx:
         entries = audit.list_entries(tx, limit=50, target_type="product")
-    actions = {(e.action, e.target_id) for e in entries}
-    for action in ("product.create", "product.update", "product.delete"):
-        assert (action, product["uuid"]) in actions
+    states = {
+        e.action: (e.before, e.after) for e in entries if e.target_id == product["uuid"]
+    }
+    assert set(states) == {"product.create", "product.update", "product.delete"}
+    # Each entry holds the states on either side of its change.
+    (none, made) = states["product.create"]
+    assert none is None and made["name_es"] == f"Logística {token}"
+    (old, new) = states["product.update"]
+    assert old["name_en"] == f"Logística {token}"
+    assert new["name_en"] == f"Logistics {token}"
+    (gone, after) = states["product.delete"]
+    assert gone["name_en"] == f"Logistics {token}" and after is None
 
 
 def test_product_validation(client, services):

@@ -47,6 +47,38 @@ def _plain(item: Product | Commune) -> dict[str, Any]:
     }
 
 
+def _changed(
+    tx: WriteTx,
+    action: str,
+    item: Product | Commune,
+    *,
+    actor_id: uuid.UUID | None,
+    before: Product | Commune | None = None,
+) -> None:
+    """Audit one change and tell the subscribers (public lists, search).
+
+    ``action`` is ``"<product|commune>.<create|update|delete>"``; ``item`` is
+    the state after the change, or for a deletion the state that was deleted.
+    """
+    target_type, verb = action.split(".")
+    after: Product | Commune | None = item
+    if verb == "delete":
+        before, after = item, None
+    audit.record(
+        tx,
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(item.id),
+        before=_plain(before) if before is not None else None,
+        after=_plain(after) if after is not None else None,
+    )
+    if isinstance(item, Product):
+        tx.publish(ProductChanged(product_id=str(item.id)))
+    else:
+        tx.publish(CommuneChanged(commune_id=str(item.id)))
+
+
 def list_products(tx: ReadTx) -> list[Product]:
     """Every product, ordered by English name ignoring case and accents."""
     return store.list_products(tx)
@@ -73,15 +105,7 @@ def create_product(
     product = store.insert_product(
         tx, {"id": uuid.uuid4(), **_product_values(name_es, name_en)}
     )
-    audit.record(
-        tx,
-        actor_id=actor_id,
-        action="product.create",
-        target_type="product",
-        target_id=str(product.id),
-        after=_plain(product),
-    )
-    tx.publish(ProductChanged(product_id=str(product.id)))
+    _changed(tx, "product.create", product, actor_id=actor_id)
     return product
 
 
@@ -96,16 +120,7 @@ def update_product(
     """Rename a product. Raises ``ProductNotFound`` / ``DuplicateName``."""
     before = store.get_product(tx, product_id, lock=True)
     product = store.update_product(tx, product_id, _product_values(name_es, name_en))
-    audit.record(
-        tx,
-        actor_id=actor_id,
-        action="product.update",
-        target_type="product",
-        target_id=str(product.id),
-        before=_plain(before),
-        after=_plain(product),
-    )
-    tx.publish(ProductChanged(product_id=str(product.id)))
+    _changed(tx, "product.update", product, actor_id=actor_id, before=before)
     return product
 
 
@@ -115,15 +130,7 @@ def delete_product(
     """Delete an unused product. Raises ``ProductNotFound`` / ``ProductInUse``."""
     product = store.get_product(tx, product_id, lock=True)
     store.delete_product(tx, product_id)
-    audit.record(
-        tx,
-        actor_id=actor_id,
-        action="product.delete",
-        target_type="product",
-        target_id=str(product.id),
-        before=_plain(product),
-    )
-    tx.publish(ProductChanged(product_id=str(product.id)))
+    _changed(tx, "product.delete", product, actor_id=actor_id)
     return product
 
 
@@ -150,15 +157,7 @@ def create_commune(tx: WriteTx, *, name: str, actor_id: uuid.UUID | None) -> Com
     commune = store.insert_commune(
         tx, {"id": uuid.uuid4(), "name": name, "name_key": name_key(name)}
     )
-    audit.record(
-        tx,
-        actor_id=actor_id,
-        action="commune.create",
-        target_type="commune",
-        target_id=str(commune.id),
-        after=_plain(commune),
-    )
-    tx.publish(CommuneChanged(commune_id=str(commune.id)))
+    _changed(tx, "commune.create", commune, actor_id=actor_id)
     return commune
 
 
@@ -170,16 +169,7 @@ def update_commune(
     commune = store.update_commune(
         tx, commune_id, {"name": name, "name_key": name_key(name)}
     )
-    audit.record(
-        tx,
-        actor_id=actor_id,
-        action="commune.update",
-        target_type="commune",
-        target_id=str(commune.id),
-        before=_plain(before),
-        after=_plain(commune),
-    )
-    tx.publish(CommuneChanged(commune_id=str(commune.id)))
+    _changed(tx, "commune.update", commune, actor_id=actor_id, before=before)
     return commune
 
 
@@ -189,15 +179,7 @@ def delete_commune(
     """Delete an unused commune. Raises ``CommuneNotFound`` / ``CommuneInUse``."""
     commune = store.get_commune(tx, commune_id, lock=True)
     store.delete_commune(tx, commune_id)
-    audit.record(
-        tx,
-        actor_id=actor_id,
-        action="commune.delete",
-        target_type="commune",
-        target_id=str(commune.id),
-        before=_plain(commune),
-    )
-    tx.publish(CommuneChanged(commune_id=str(commune.id)))
+    _changed(tx, "commune.delete", commune, actor_id=actor_id)
     return commune
 
 
