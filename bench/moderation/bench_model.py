@@ -189,16 +189,6 @@ def latency(paths: dict[str, Path], rounds: int) -> dict[str, dict[str, float]]:
 
 
 _RSS_PROBE = """
-import json, sys, numpy as np
-from proveo.moderation.classifier import OnnxNsfwClassifier
-c = OnnxNsfwClassifier(sys.argv[1], threads=int(sys.argv[2]))
-c.score_tensors(np.zeros((1, 224, 224, 3), np.float32))
-rss = [l for l in open("/proc/self/status") if l.startswith(("VmRSS", "VmHWM"))]
-print(json.dumps({l.split(":")[0]: int(l.split()[1]) / 1024 for l in rss}))
-"""
-
-
-_WORKER_PROBE = """
 import json, os, sys
 os.environ.update(
     PROVEO_ROLE="worker",
@@ -207,21 +197,45 @@ os.environ.update(
     PROVEO_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none",
     PROVEO_REDIS_URL="redis://127.0.0.1:1/0",
 )
-import proveo.entrypoints.worker
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+{imports}
+before = rss()
 from PIL import Image
 from proveo.moderation.classifier import OnnxNsfwClassifier
 c = OnnxNsfwClassifier(sys.argv[1], threads=int(sys.argv[2]))
 c.score(Image.new("RGB", (300, 300), (200, 150, 120)))
-rss = [l for l in open("/proc/self/status") if l.startswith(("VmRSS", "VmHWM"))]
-print(json.dumps({l.split(":")[0]: int(l.split()[1]) / 1024 for l in rss}))
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+print(json.dumps({{"before model": before, "VmHWM": int(hwm.split()[1]) / 1024, "VmRSS": rss()}}))
 """
 
+#: What each memory row imports before loading the model. ``libraries`` is the
+#: floor of the worker role: the third-party packages its job needs (the design
+#: card's database, queue, storage, imaging and inference stack) and no Proveo
+#: module, so the gap to ``worker`` is Proveo's own share.
+RSS_IMPORTS = {
+    "libraries of the worker role": (
+        "import numpy, PIL.Image, onnxruntime, sqlalchemy, psycopg, redis, "
+        "dramatiq, minio, structlog"
+    ),
+    "whole worker role": "import proveo.entrypoints.worker",
+}
 
-def rss(path: Path, threads: int = 2, probe: str = _RSS_PROBE) -> dict[str, float]:
-    """RSS (MB) of a fresh process with the model loaded after one inference."""
+
+def rss(path: Path, imports: str = "", threads: int = 2) -> dict[str, float]:
+    """RSS (MB) of a fresh process after ``imports``, then with the model loaded
+    and one inference run."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run(
-        [sys.executable, "-c", probe, str(path), str(threads)],
+        [
+            sys.executable,
+            "-c",
+            _RSS_PROBE.format(imports=imports),
+            str(path),
+            str(threads),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -299,6 +313,16 @@ def _parallel_rate(path: Path, data: bytes, count: int, rounds: int) -> float:
     return float(np.median(rates))
 
 
+def _speedups(speed: dict[str, dict[str, float]]) -> str:
+    """INT8 over FP32 throughput per thread count and batch size."""
+    return "\n".join(
+        f"- INT8 / FP32 img/s, {threads} thread(s), batch {batch}: "
+        f"{speed[f'int8 {threads}t'][f'img/s b{batch}'] / speed[f'fp32 {threads}t'][f'img/s b{batch}']:.2f}x"
+        for threads in (1, 2)
+        for batch in (1, 8)
+    )
+
+
 def _table(rows: dict[str, dict[str, float]]) -> str:
     columns = list(next(iter(rows.values())))
     lines = ["| variant | " + " | ".join(columns) + " |"]
@@ -326,10 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name, path in paths.items()
     }
-    memory["int8, whole worker process"] = {
-        "MB file": paths["int8"].stat().st_size / 1e6,
-        **{f"{k} MB": v for k, v in rss(paths["int8"], probe=_WORKER_PROBE).items()},
-    }
+    for label, imports in RSS_IMPORTS.items():
+        memory[f"int8, {label}"] = {
+            "MB file": paths["int8"].stat().st_size / 1e6,
+            **{f"{k} MB": v for k, v in rss(paths["int8"], imports).items()},
+        }
     e2e = end_to_end(paths["int8"], max(3, args.rounds // 2))
 
     cpu = platform.processor() or platform.machine()
@@ -346,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         _table(speed),
         "",
-        "### Memory (fresh process, model loaded, one inference, 2 threads; the last row imports the whole worker role first)",
+        _speedups(speed),
+        "",
+        "### Memory (fresh process, model loaded, one inference, 2 threads; the last two rows import the worker role's libraries, or the whole role, first)",
         "",
         _table(memory),
         "",
