@@ -28,6 +28,7 @@ MIGRATIONS = (
     "0006_search_rank.py",
     "0007_search_matches.py",
     "0008_search_documents_slim.py",
+    "0009_search_filter_indexes.py",
 )
 DATABASE = "search_store_tests"
 

@@ -298,32 +298,46 @@ class _Shape(NamedTuple):
     lang: str
 
 
-def _filters(shape: _Shape, source: sa.Table) -> list[sa.ColumnElement[bool]]:
-    # Names are unique among communes and, per language, among products, and a
-    # rename rewrites every document at once: so a name resolves to ids with one
-    # index probe per language. Filter-only pages are then read in name order
-    # straight from the documents' (id, name, company_id) indexes; with words,
-    # the ids narrow the matches through their own id indexes.
+class _FilterIds(NamedTuple):
+    """Scalar subqueries that resolve the filter names to ids (None if unused)."""
+
+    commune: sa.ScalarSelect[Any] | None
+    product_es: sa.ScalarSelect[Any] | None
+    product_en: sa.ScalarSelect[Any] | None
+
+
+def _probe(id_column: Any, key_column: Any, parameter: str) -> sa.ScalarSelect[Any]:
+    key = sa.func.search.fold(sa.bindparam(parameter, type_=sa.Text))
+    return sa.select(id_column).where(key_column == key).limit(1).scalar_subquery()
+
+
+def _filter_ids(shape: _Shape) -> _FilterIds:
+    """Resolve ``commune`` to one id and ``product`` to at most two.
+
+    Names are unique among communes and, per language, among products, and a
+    rename rewrites every document at once: so a name resolves to an id with
+    one index probe per language (a scalar InitPlan, not a join: the planner
+    then sees an equality and reads the id indexes). A product name may be one
+    product's Spanish name and another's English name, hence two. (Resolving
+    them once in a CTE for a statement that reads them several times was
+    measured: no faster.)
+    """
     c = documents.c
-    fold = sa.func.search.fold
-    conditions: list[sa.ColumnElement[bool]] = []
+    probes: dict[str, sa.ScalarSelect[Any]] = {}
     if shape.commune:
-        commune_id = (
-            sa.select(c.commune_id)
-            .where(c.commune_key == fold(sa.bindparam("commune", type_=sa.Text)))
-            .limit(1)
-            .scalar_subquery()
-        )
-        conditions.append(source.c.commune_id == commune_id)
+        probes["commune"] = _probe(c.commune_id, c.commune_key, "commune")
     if shape.product:
-        key = fold(sa.bindparam("product", type_=sa.Text))
-        es, en = (
-            sa.select(c.product_id).where(column == key).limit(1).scalar_subquery()
-            for column in (c.product_es_key, c.product_en_key)
-        )
-        # Two scalars (InitPlans), not a join: the planner then estimates the
-        # filter as two products and reads them through the product index.
-        conditions.append(source.c.product_id.in_([es, en]))
+        probes["product_es"] = _probe(c.product_id, c.product_es_key, "product")
+        probes["product_en"] = _probe(c.product_id, c.product_en_key, "product")
+    return _FilterIds(*(probes.get(name) for name in _FilterIds._fields))
+
+
+def _filters(source: sa.Table, ids: _FilterIds) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if ids.commune is not None:
+        conditions.append(source.c.commune_id == ids.commune)
+    if ids.product_es is not None and ids.product_en is not None:
+        conditions.append(source.c.product_id.in_([ids.product_es, ids.product_en]))
     return conditions
 
 
@@ -346,24 +360,16 @@ def _hit_columns(lang: str) -> list[sa.ColumnElement[Any]]:
     ]
 
 
-class _Matching(NamedTuple):
-    """Where a shape's candidates come from, which of them match, and their rank."""
-
-    source: sa.Table
-    conditions: list[sa.ColumnElement[bool]]
-    rank: sa.ColumnElement[Any] | None
-
-
-def _matching(shape: _Shape) -> _Matching:
-    """Filters alone read documents in name order; words read ``matches``.
+def _text_matching(
+    shape: _Shape,
+) -> tuple[list[sa.ColumnElement[bool]], sa.ColumnElement[Any]]:
+    """The conditions on ``matches`` for a query with words, and the rank.
 
     ``matches`` is a narrow copy of what matching and ranking need (migration
     0007_search_matches), so a common word touches ~500 bytes per match instead
     of a 1.2 kB document; documents are joined for the one page shown.
     """
-    if not shape.words:
-        return _Matching(documents, _filters(shape, documents), None)
-    conditions = _filters(shape, matches)
+    conditions = _filters(matches, _filter_ids(shape))
     tsquery: sa.ColumnElement[Any] = sa.func.search.word_query(
         sa.bindparam("w0", type_=sa.Text)
     )
@@ -381,56 +387,109 @@ def _matching(shape: _Shape) -> _Matching:
     # 0.1, over rank_tsv, which leaves the descriptions out: reading them for
     # every match cost more than finding the matches. Description-only matches
     # rank last. Corrected typos count like the word they fix.
-    return _Matching(matches, conditions, sa.func.ts_rank(matches.c.rank_tsv, tsq))
+    return conditions, sa.func.ts_rank(matches.c.rank_tsv, tsq)
 
 
-@functools.lru_cache(maxsize=256)
-def _page(shape: _Shape) -> sa.Select[Any]:
-    source, conditions, rank = _matching(shape)
-    # Rank, sort and count over narrow rows; fetch full documents for one page.
-    hits: sa.Subquery | sa.Table = source
-    if rank is not None:
-        # Rank each match where it is read: the OFFSET 0 fence keeps the planner
-        # from moving ts_rank above the count's window, which would copy every
-        # match's rank vector into the window's buffer (pgbench at 100k:
-        # 3-letter prefixes +16 %, typos +7 %).
-        hits = (
-            sa.select(source.c.company_id, source.c.name, rank.label("rank"))
-            .where(*conditions)
-            .offset(0)
-            .subquery("hits")
+def _filter_count(ids: _FilterIds) -> sa.Select[Any]:
+    """How many documents pass the filters: an index-only count."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(documents)
+        .where(*_filters(documents, ids))
+    )
+
+
+def _filter_page(shape: _Shape) -> sa.Select[Any]:
+    """A page of filter-only results: read in name order, stop at the page.
+
+    The page walks a documents index on ``(commune_id and/or product_id, name,
+    company_id)`` and stops after ``offset + limit`` entries; the total is a
+    separate index-only count. (A count window over the page's scan read and
+    buffered every match: at 1M companies a commune has ~20,000.) When the
+    product name selects two products, each is read in order and the two are
+    merged.
+    """
+    c = documents.c
+    ids = _filter_ids(shape)
+    enough = sa.bindparam("limit", type_=sa.Integer) + sa.bindparam(
+        "offset", type_=sa.Integer
+    )
+    common = [c.commune_id == ids.commune] if ids.commune is not None else []
+
+    def in_order(*conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return (
+            sa.select(c.company_id, c.name)
+            .where(*common, *conditions)
+            .order_by(c.name, c.company_id)
+            .limit(enough)
         )
-        conditions = []
-    keys: list[sa.ColumnElement[Any]] = [hits.c.company_id, hits.c.name]
-    if rank is not None:
-        keys.append(hits.c.rank)
+
+    if ids.product_es is not None and ids.product_en is not None:
+        es, en = ids.product_es, ids.product_en
+        candidates = sa.union_all(
+            in_order(c.product_id == es),
+            in_order(c.product_id == en, en.is_distinct_from(es)),
+        ).subquery("candidates")
+    else:
+        candidates = in_order().subquery("candidates")
     page = (
-        sa.select(*keys, sa.func.count().over().label("total"))
-        .select_from(hits)
-        .where(*conditions)
-        .order_by(
-            *([hits.c.rank.desc()] if rank is not None else []),
-            hits.c.name,
-            hits.c.company_id,
-        )
+        sa.select(candidates.c.company_id, candidates.c.name)
+        .order_by(candidates.c.name, candidates.c.company_id)
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .offset(sa.bindparam("offset", type_=sa.Integer))
         .subquery("page")
     )
-    order: list[sa.ColumnElement[Any]] = [page.c.name, page.c.company_id]
-    if rank is not None:
-        order.insert(0, page.c.rank.desc())
+    total = _filter_count(ids).scalar_subquery()
+    return (
+        sa.select(*_hit_columns(shape.lang), total.label("total"))
+        .join_from(documents, page, page.c.company_id == documents.c.company_id)
+        .order_by(page.c.name, page.c.company_id)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _page(shape: _Shape) -> sa.Select[Any]:
+    return _text_page(shape) if shape.words else _filter_page(shape)
+
+
+def _text_page(shape: _Shape) -> sa.Select[Any]:
+    """A page of results for words.
+
+    Rank, sort and count narrow match rows, then fetch the full documents of
+    the one page.
+    """
+    conditions, rank = _text_matching(shape)
+    # Rank each match where it is read: the OFFSET 0 fence keeps the planner
+    # from moving ts_rank above the count's window, which would copy every
+    # match's rank vector into the window's buffer (pgbench at 100k: 3-letter
+    # prefixes +16 %, typos +7 %).
+    hits = (
+        sa.select(matches.c.company_id, matches.c.name, rank.label("rank"))
+        .where(*conditions)
+        .offset(0)
+        .subquery("hits")
+    )
+    page = (
+        sa.select(hits, sa.func.count().over().label("total"))
+        .order_by(hits.c.rank.desc(), hits.c.name, hits.c.company_id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .subquery("page")
+    )
     return (
         sa.select(*_hit_columns(shape.lang), page.c.total)
         .join_from(documents, page, page.c.company_id == documents.c.company_id)
-        .order_by(*order)
+        .order_by(page.c.rank.desc(), page.c.name, page.c.company_id)
     )
 
 
 @functools.lru_cache(maxsize=256)
 def _total(shape: _Shape) -> sa.Select[Any]:
-    source, conditions, _ = _matching(shape)
-    return sa.select(sa.func.count()).select_from(source).where(*conditions)
+    """The number of matches alone, for a page past the end."""
+    if shape.words:
+        conditions, _ = _text_matching(shape)
+        return sa.select(sa.func.count()).select_from(matches).where(*conditions)
+    return _filter_count(_filter_ids(shape))
 
 
 def _shape_and_params(

@@ -49,6 +49,15 @@ documents = sa.Table(
     sa.Index("ix_documents_product_en_key", "product_en_key"),
     sa.Index("ix_documents_product_id_name", "product_id", "name", "company_id"),
     sa.Index("ix_documents_commune_id_name", "commune_id", "name", "company_id"),
+    # Filter-only pages read in name order and stop at the page (0009).
+    sa.Index(
+        "ix_documents_commune_product_name",
+        "commune_id",
+        "product_id",
+        "name",
+        "company_id",
+    ),
+    sa.Index("ix_documents_name", "name", "company_id"),
 )
 
 # What matching and ranking read, one narrow row per document, written by the
