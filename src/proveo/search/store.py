@@ -302,8 +302,8 @@ class _FilterIds(NamedTuple):
     """Scalar subqueries that resolve the filter names to ids (None if unused)."""
 
     commune: sa.ScalarSelect[Any] | None
-    product_es: sa.ScalarSelect[Any] | None
-    product_en: sa.ScalarSelect[Any] | None
+    #: The product whose Spanish name, and the one whose English name, it is.
+    products: tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]] | None
 
 
 def _probe(id_column: Any, key_column: Any, parameter: str) -> sa.ScalarSelect[Any]:
@@ -323,21 +323,25 @@ def _filter_ids(shape: _Shape) -> _FilterIds:
     measured: no faster.)
     """
     c = documents.c
-    probes: dict[str, sa.ScalarSelect[Any]] = {}
-    if shape.commune:
-        probes["commune"] = _probe(c.commune_id, c.commune_key, "commune")
-    if shape.product:
-        probes["product_es"] = _probe(c.product_id, c.product_es_key, "product")
-        probes["product_en"] = _probe(c.product_id, c.product_en_key, "product")
-    return _FilterIds(*(probes.get(name) for name in _FilterIds._fields))
+    return _FilterIds(
+        commune=_probe(c.commune_id, c.commune_key, "commune")
+        if shape.commune
+        else None,
+        products=(
+            _probe(c.product_id, c.product_es_key, "product"),
+            _probe(c.product_id, c.product_en_key, "product"),
+        )
+        if shape.product
+        else None,
+    )
 
 
 def _filters(source: sa.Table, ids: _FilterIds) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
     if ids.commune is not None:
         conditions.append(source.c.commune_id == ids.commune)
-    if ids.product_es is not None and ids.product_en is not None:
-        conditions.append(source.c.product_id.in_([ids.product_es, ids.product_en]))
+    if ids.products is not None:
+        conditions.append(source.c.product_id.in_(ids.products))
     return conditions
 
 
@@ -424,8 +428,8 @@ def _filter_page(shape: _Shape) -> sa.Select[Any]:
             .limit(enough)
         )
 
-    if ids.product_es is not None and ids.product_en is not None:
-        es, en = ids.product_es, ids.product_en
+    if ids.products is not None:
+        es, en = ids.products
         candidates = sa.union_all(
             in_order(c.product_id == es),
             in_order(c.product_id == en, en.is_distinct_from(es)),
