@@ -107,3 +107,29 @@ def test_a_batch_that_is_not_a_number_is_a_usage_error(
         entrypoints.main(["search", "reindex", "--batch", "ten"])
     assert exited.value.code == 2
     assert "not a whole number: 'ten'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["search", "reindex", "--after", "42"], "not a company id: '42'"),
+        (
+            ["search", "compact", "--after", "00000000-0000-4000-8000-000000000000"],
+            "--after applies to 'search reindex' only",
+        ),
+    ],
+    ids=["not-a-uuid", "compact-has-no-cursor"],
+)
+def test_search_after_is_checked_before_anything_runs(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        entrypoints.main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_search_after_is_parsed_to_a_company_id() -> None:
+    company = "00000000-0000-4000-8000-000000000000"
+    args = entrypoints._parser().parse_args(["search", "reindex", "--after", company])
+    assert str(args.after) == company

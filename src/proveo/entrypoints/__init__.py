@@ -10,6 +10,7 @@ import argparse
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -191,6 +192,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _company_id(text: str) -> uuid.UUID:
+    """An argparse type: a company id (a UUID), else a usage error (exit 2)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a company id: {text!r}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proveo", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -246,8 +255,9 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--batch", type=_positive_int, default=1000)
     search.add_argument(
         "--after",
+        type=_company_id,
         default=None,
-        help="resume after this company id (printed as progress)",
+        help="reindex only: resume after this company id (printed as progress)",
     )
     search.set_defaults(func=run_tool, tool="search")
     return parser
@@ -255,7 +265,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen role or tool."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "search" and args.action != "reindex" and args.after:
+        parser.error("--after applies to 'search reindex' only")
     if args.command is None:
         role = os.environ.get("PROVEO_ROLE", "web")
         if role not in ROLES:

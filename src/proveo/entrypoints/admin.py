@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import uuid
 
 from proveo import bootstrap
 from proveo.platform import logs
@@ -99,9 +98,8 @@ def tool(args: argparse.Namespace) -> int:
         moved = search.compact(services.db, batch=args.batch, progress=sys.stderr)
         print(f"proveo: moved {moved} match rows into product order")
         return 0
-    after = uuid.UUID(args.after) if args.after else None
     total = search.reindex(
-        services.db, batch=args.batch, after=after, progress=sys.stderr
+        services.db, batch=args.batch, after=args.after, progress=sys.stderr
     )
     print(f"proveo: indexed {total} companies")
     return 0
