@@ -133,3 +133,16 @@ def test_search_after_is_parsed_to_a_company_id() -> None:
     company = "00000000-0000-4000-8000-000000000000"
     args = entrypoints._parser().parse_args(["search", "reindex", "--after", company])
     assert str(args.after) == company
+
+
+def test_requeue_offers_exactly_the_image_statuses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = entrypoints._parser()
+    for status in companies.IMAGE_STATUSES:
+        args = parser.parse_args(["moderation", "requeue", "--status", status])
+        assert args.status == status
+    with pytest.raises(SystemExit) as exited:
+        entrypoints.main(["moderation", "requeue", "--status", "bogus"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err

@@ -247,7 +247,14 @@ def _parser() -> argparse.ArgumentParser:
 
     moderation = sub.add_parser("moderation", help="moderation tools")
     moderation.add_argument("action", choices=["requeue"])
-    moderation.add_argument("--status", default="failed")
+    # The image statuses (companies.IMAGE_STATUSES, checked by a test): the
+    # parser runs before anything heavy is imported.
+    moderation.add_argument(
+        "--status",
+        choices=["pending", "approved", "rejected", "failed"],
+        default="failed",
+        help="requeue every image in this status (default: failed)",
+    )
     moderation.set_defaults(func=run_tool, tool="moderation")
 
     search = sub.add_parser("search", help="search index tools")

@@ -6,11 +6,12 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from proveo import companies
 from proveo.moderation.data import ModeratedImage
 
 __all__ = ["ImageListQuery", "ModeratedImageOut", "RejectIn", "image_view"]
 
-_STATUSES = ["pending", "approved", "rejected", "failed"]
+_STATUSES = list(companies.IMAGE_STATUSES)
 
 
 def image_view(image: ModeratedImage, *, public_url: str) -> dict[str, Any]:
