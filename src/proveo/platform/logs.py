@@ -32,6 +32,8 @@ def configure(level: str = "INFO", *, role: str = "web") -> None:
     ]
     structlog.configure(
         processors=[
+            # Drop events below the level before any work is done on them.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
