@@ -91,6 +91,38 @@ def test_an_invalid_configuration_lists_every_problem(
     assert "PROVEO_SECRET_KEY" in result.stderr and "PROVEO_SMTP_PORT" in result.stderr
 
 
+def test_a_bad_role_is_listed_with_every_other_problem_each_once() -> None:
+    # As a container starts with a broken ConfigMap: the role used to be
+    # checked on its own, hiding every other problem.
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin"),
+        "PYTHONPATH": str(ROOT / "src"),
+        "PROVEO_ROLE": "bogus",
+        "PROVEO_SECRET_KEY": "short",
+        "PROVEO_LOG_LEVEL": "LOUD",
+        "PROVEO_TRANSLATOR": "nonexistent",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "proveo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == "proveo: invalid configuration:", result.stderr
+    named = sorted(line.split(":")[0].strip(" -") for line in lines[1:])
+    assert named == [
+        "PROVEO_DATABASE_URL",
+        "PROVEO_LOG_LEVEL",
+        "PROVEO_ROLE",
+        "PROVEO_SECRET_KEY",
+        "PROVEO_TRANSLATOR",
+    ], result.stderr
+    assert "libretranslate, none" in result.stderr
+
+
 def test_web_role_serves_and_finishes_an_in_flight_request_on_sigterm(
     migrated: Settings, settings_env: dict[str, str]
 ) -> None:

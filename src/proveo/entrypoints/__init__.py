@@ -277,12 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "search" and args.action != "reindex" and args.after:
         parser.error("--after applies to 'search reindex' only")
     if args.command is None:
-        role = os.environ.get("PROVEO_ROLE", "web")
-        if role not in ROLES:
-            print(
-                f"proveo: PROVEO_ROLE must be one of {', '.join(ROLES)}",
-                file=sys.stderr,
-            )
-            return 2
+        # The settings check PROVEO_ROLE with every other variable, so a bad
+        # role is reported in the same error as the rest (exit 2).
+        role = _settings().role
         args = _parser().parse_args([role])
     return int(args.func(args))

@@ -10,12 +10,19 @@ import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-__all__ = ["Settings", "SettingsError", "cpu_quota"]
+from proveo.platform import plugins
+
+__all__ = ["ROLES", "Settings", "SettingsError", "cpu_quota"]
 
 PREFIX = "PROVEO_"
 T = TypeVar("T")
+
+#: What ``PROVEO_ROLE`` may name (``proveo`` with no sub-command runs it).
+ROLES = ("web", "worker", "migrate", "scheduler")
 
 
 class SettingsError(Exception):
@@ -61,20 +68,30 @@ def _bool(raw: str) -> bool:
 
 
 def _int_range(low: int, high: int) -> Callable[[str], int]:
+    expected = f"expected an integer in {low}..{high}"
+
     def parse(raw: str) -> int:
-        value = int(raw)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(expected) from None
         if not low <= value <= high:
-            raise ValueError(f"expected an integer in {low}..{high}")
+            raise ValueError(expected)
         return value
 
     return parse
 
 
 def _float_range(low: float, high: float) -> Callable[[str], float]:
+    expected = f"expected a number in {low}..{high}"
+
     def parse(raw: str) -> float:
-        value = float(raw)
-        if not low <= value <= high:
-            raise ValueError(f"expected a number in {low}..{high}")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(expected) from None
+        if not low <= value <= high:  # also false for nan
+            raise ValueError(expected)
         return value
 
     return parse
@@ -106,9 +123,23 @@ def _redis_url(raw: str) -> str:
 
 
 def _http_url(raw: str) -> str:
-    if not raw.startswith(("http://", "https://")):
+    try:
+        host = urlsplit(raw).hostname
+    except ValueError:
+        host = None
+    if not raw.startswith(("http://", "https://")) or not host:
         raise ValueError("expected an http(s) URL")
     return raw.rstrip("/")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(_http_url(part) for part in _csv(raw))
+    for origin in origins:
+        if urlsplit(origin).path or "?" in origin or "#" in origin:
+            raise ValueError(
+                f"an origin takes no path, got {origin!r} (expected scheme://host[:port])"
+            )
+    return origins
 
 
 def _csv(raw: str) -> tuple[str, ...]:
@@ -130,6 +161,33 @@ def _secret(raw: str) -> str:
     if len(raw) < 32:
         raise ValueError("must be at least 32 characters")
     return raw
+
+
+def _address(raw: str) -> str:
+    if "@" not in parseaddr(raw)[1]:
+        raise ValueError("expected a mail address, e.g. Proveo <no-reply@example.com>")
+    return raw
+
+
+def _plugin(
+    group: str, *, builtin: tuple[str, ...] = (), fold: bool = False
+) -> Callable[[str], str]:
+    """A backend name: built in or registered in the entry-point ``group``.
+
+    ``fold`` compares the stripped, lower-cased name (for settings read that way).
+    """
+
+    def parse(raw: str) -> str:
+        name = raw.strip().lower() if fold else raw
+        known = sorted({*builtin, *plugins.available(group)})
+        if name not in known:
+            raise ValueError(
+                f"{raw!r} is not installed; expected one of "
+                f"{', '.join(known) or 'none'} (entry-point group {group})"
+            )
+        return raw
+
+    return parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +243,7 @@ class Settings:
         """Build settings from ``environ`` (default ``os.environ``).
 
         Raises:
-            SettingsError: listing every missing or malformed variable.
+            SettingsError: listing every missing or malformed variable, each once.
         """
         env = dict(os.environ if environ is None else environ)
         raw = {
@@ -193,39 +251,50 @@ class Settings:
         }
         problems: list[str] = []
         values: dict[str, Any] = {}
+        malformed: set[str] = set()
 
-        def take(name: str, parse: Callable[[str], T]) -> None:
+        def take(name: str, parse: Callable[[str], T], *, keep: bool = True) -> None:
+            """Parse ``PROVEO_<NAME>`` if set; ``keep=False`` only validates it."""
             if name not in raw or raw[name] == "":
                 return
             try:
-                values[name] = parse(raw[name])
+                value = parse(raw[name])
             except ValueError as exc:
+                malformed.add(name)
                 problems.append(f"{PREFIX}{name.upper()}: {exc}")
+            else:
+                if keep:
+                    values[name] = value
 
-        take("role", _choice("web", "worker", "migrate", "scheduler"))
+        def require(name: str, why: str) -> None:
+            """Report ``name`` missing, unless it was set and already reported."""
+            if name not in malformed and not values.get(name):
+                problems.append(f"{PREFIX}{name.upper()}: {why}")
+
+        take("role", _choice(*ROLES))
         take("database_url", _db_url)
         take("database_replica_url", _db_url)
         take("redis_url", _redis_url)
         take("secret_key", _secret)
         take("public_url", _http_url)
-        take("allowed_origins", lambda r: tuple(_http_url(o) for o in _csv(r)))
+        take("allowed_origins", _origins)
         take("trusted_proxies", _networks)
         take("cookie_secure", _bool)
-        take("storage", str)
+        take("storage", _plugin("proveo.storage"))
         take("storage_dir", str)
         take("s3_endpoint", str)
         take("s3_access_key", str)
         take("s3_secret_key", str)
         take("s3_bucket", str)
         take("s3_secure", _bool)
-        take("mail", str)
+        take("mail", _plugin("proveo.mail"))
         take("smtp_host", str)
         take("smtp_port", _int_range(1, 65535))
         take("smtp_user", str)
         take("smtp_password", str)
         take("smtp_starttls", _bool)
-        take("mail_from", str)
-        take("translator", str)
+        take("mail_from", _address)
+        take("translator", _plugin("proveo.translation"))
         take("nsfw_threshold", _float_range(0.0, 1.0))
         take("nsfw_model", str)
         take("web_workers", _int_range(1, 64))
@@ -242,16 +311,21 @@ class Settings:
         take("db_pool_size", _int_range(1, 100))
         take("db_max_overflow", _int_range(0, 100))
         take("search_cache", _bool)
+        # Read by the moderation wiring from ``plugin_settings`` (stripped,
+        # lower-cased); checked here so a typo fails at start-up, not at the
+        # first image.
+        take(
+            "classifier",
+            _plugin("proveo.moderation.classifier", builtin=("onnx",), fold=True),
+            keep=False,
+        )
         values.update(overrides)
 
-        if not values.get("database_url"):
-            problems.append(f"{PREFIX}DATABASE_URL: required")
-        if not values.get("secret_key"):
-            problems.append(f"{PREFIX}SECRET_KEY: required (32+ random characters)")
+        require("database_url", "required")
+        require("secret_key", "required (32+ random characters)")
         if values.get("storage", "local") == "s3":
             for key in ("s3_endpoint", "s3_access_key", "s3_secret_key"):
-                if not values.get(key):
-                    problems.append(f"{PREFIX}{key.upper()}: required when STORAGE=s3")
+                require(key, "required when STORAGE=s3")
         if problems:
             raise SettingsError(problems)
 
