@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-worker_class = "gthread"
+# gthread, answering gunicorn's own errors (414, 431, 400...) as the API's JSON errors.
+worker_class = "proveo.entrypoints.gunicorn_worker.JsonErrorWorker"
 preload_app = False  # each worker builds its own engines and pools after the fork
 graceful_timeout = 25
 timeout = 30
