@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.accounts.helpers import API, fresh_email, fresh_ip, login, make_user
 
 
@@ -80,3 +82,41 @@ def test_forwarded_for_is_ignored_from_untrusted_peers(client: Any) -> None:
         for _ in range(3)
     ]
     assert statuses[-1] == 429
+
+
+LIMITED = [
+    ("signup", "signup-ip", 5),
+    ("login", "login-ip", 10),
+    ("resend-verification", "resend-ip", 2),
+    ("password-reset/request", "reset-ip", 2),
+]
+
+
+def _policy(result: Any, name: str) -> str:
+    return next(
+        part.strip()
+        for part in result.headers["RateLimit"].split(",")
+        if part.strip().startswith(f'"{name}"')
+    )
+
+
+@pytest.mark.parametrize(("path", "policy", "quota"), LIMITED)
+def test_refusals_before_counting_carry_the_headers_and_count_nothing(
+    client: Any, path: str, policy: str, quota: int
+) -> None:
+    ip = fresh_ip()
+    too_big = b'{"email": "' + b"x" * (1024 * 1024) + b'"}'
+    for _ in range(quota + 2):  # more than the quota: none of these counts
+        big = client.simulate_post(
+            f"{API}/{path}",
+            body=too_big,
+            headers={"Content-Type": "application/json"},
+            remote_addr=ip,
+        )
+        assert big.status_code == 413
+        wrong = client.simulate_get(f"{API}/{path}", remote_addr=ip)
+        assert wrong.status_code == 405
+        for result in (big, wrong):
+            assert f'"{policy}";q={quota};' in result.headers["RateLimit-Policy"]
+            assert _policy(result, policy).startswith(f'"{policy}";r={quota};')
+            assert "Retry-After" not in result.headers

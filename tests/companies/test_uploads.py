@@ -115,19 +115,50 @@ def test_declared_size_over_the_limit_is_413_before_auth(client, services):
     assert no_csrf.status_code == 403
 
 
+def _logo_of(size: int) -> bytes:
+    """A JPEG padded to ``size`` bytes."""
+    return jpeg() + b"\0" * (size - len(jpeg()))
+
+
 def test_image_over_the_limit_is_stopped_while_streaming(client, services):
     product, commune = make_catalogue(services)
     owner = user_session(services)
     before = _quarantined(services)
-    big = jpeg() + b"\0" * (IMAGE_LIMIT + 1 - len(jpeg()))
-    body, ctype = form(fields_for(product, commune), big)
+    body, ctype = form(fields_for(product, commune), _logo_of(IMAGE_LIMIT + 1))
     assert len(body) <= BODY_LIMIT  # so only the streaming counter can refuse it
     result = send_form(client, "POST", "/companies", owner, body, ctype)
     assert result.status_code == 413
-    just_fits = jpeg() + b"\0" * (IMAGE_LIMIT - len(jpeg()))
-    body, ctype = form(fields_for(product, commune), just_fits)
+    body, ctype = form(fields_for(product, commune), _logo_of(IMAGE_LIMIT))
     result = send_form(client, "POST", "/companies", owner, body, ctype)
     assert result.status_code == 201, result.text
+    assert _quarantined(services) == before + 1
+
+
+def _chunked(owner) -> dict[str, object]:
+    """simulate_request arguments of a body the server received chunked."""
+    return {
+        "headers": {"Transfer-Encoding": "chunked", **owner.headers(csrf=True)},
+        "cookies": owner.cookies,
+        "extras": {"CONTENT_LENGTH": "", "wsgi.input_terminated": True},
+    }
+
+
+def test_a_chunked_upload_is_read_and_stopped_at_the_limit(client, services):
+    product, commune = make_catalogue(services)
+    owner = user_session(services)
+    before = _quarantined(services)
+    body, ctype = form(fields_for(product, commune), _logo_of(IMAGE_LIMIT + 1))
+    args = _chunked(owner)
+    args["headers"]["Content-Type"] = ctype  # type: ignore[index]
+    result = client.simulate_post(f"{API}/companies", body=body, **args)
+    assert result.status_code == 413, result.text
+    assert _quarantined(services) == before
+    fields = fields_for(product, commune)
+    body, ctype = form(fields, png())
+    args["headers"]["Content-Type"] = ctype  # type: ignore[index]
+    result = client.simulate_post(f"{API}/companies", body=body, **args)
+    assert result.status_code == 201, result.text
+    assert result.json["name"] == fields["name"]
     assert _quarantined(services) == before + 1
 
 

@@ -169,9 +169,11 @@ def test_unknown_or_malformed_keys_are_404_and_other_methods_405(
         assert got.status_code == 404, key
         assert got.json["error"]["code"] in ("NOT_FOUND", "RESOURCE_NOT_FOUND")
         assert client.simulate_head(f"/images/{key}").status_code == 404
-        refused = client.simulate_delete(f"/images/{key}")
-        assert refused.status_code == 405
-        assert refused.headers["allow"] == "GET, HEAD"
+        for method in ("DELETE", "PURGE", "FOO", "PROPFIND", "OPTIONS"):
+            refused = client.simulate_request(method, f"/images/{key}")
+            assert refused.status_code == 405, method
+            assert refused.json["error"]["code"] == "METHOD_NOT_ALLOWED"
+            assert refused.headers["allow"] == "GET, HEAD"
 
 
 def test_decided_image_job_is_acknowledged_without_work(

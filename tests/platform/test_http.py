@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import ipaddress
 import json
+import uuid
+from typing import Any
 
 import falcon
 import falcon.testing
@@ -12,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import fields
 
+from proveo.platform.errors import Invalid
 from proveo.platform.http import doc, load_json, load_query, parse_uuid, route
 from proveo.platform.http.errors import install_error_handlers
 from proveo.platform.http.middleware import BodyLimit, RequestContext, SecurityHeaders
@@ -46,14 +51,19 @@ class Boom:
 
 
 @pytest.fixture(scope="module")
-def echo_client() -> falcon.testing.TestClient:
+def echo_app() -> falcon.App:
     app = falcon.App(middleware=[RequestContext(), SecurityHeaders(), BodyLimit()])
     app.req_options.strip_url_path_trailing_slash = True
     install_error_handlers(app)
     route(app, "/echo", Echo())
     route(app, "/things/{thing_id}", Thing())
     app.add_route("/boom", Boom())
-    return falcon.testing.TestClient(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def echo_client(echo_app: falcon.App) -> falcon.testing.TestClient:
+    return falcon.testing.TestClient(echo_app)
 
 
 def _assert_error(result: falcon.testing.Result, status: int, code: str) -> None:
@@ -64,13 +74,28 @@ def _assert_error(result: falcon.testing.Result, status: int, code: str) -> None
     assert body["correlation_id"] == result.headers["X-Correlation-ID"]
 
 
+def _post(
+    client: falcon.testing.TestClient,
+    body: bytes | str,
+    content_type: str = "application/json",
+) -> falcon.testing.Result:
+    return client.simulate_post(
+        "/echo", body=body, headers={"Content-Type": content_type}
+    )
+
+
 def test_unknown_route_is_a_json_404(client: falcon.testing.TestClient) -> None:
     _assert_error(client.simulate_get("/api/v1/nothing-here"), 404, "NOT_FOUND")
 
 
-def test_wrong_method_is_a_json_405(client: falcon.testing.TestClient) -> None:
-    result = client.simulate_delete("/api/v1/health")
+@pytest.mark.parametrize("method", ["DELETE", "PROPFIND", "PURGE", "FOO"])
+def test_wrong_method_is_a_json_405(
+    client: falcon.testing.TestClient, method: str
+) -> None:
+    # Falcon knows DELETE and PROPFIND; PURGE and FOO it would call a 400.
+    result = client.simulate_request(method, "/api/v1/health")
     _assert_error(result, 405, "METHOD_NOT_ALLOWED")
+    assert result.headers["Allow"] == "GET, OPTIONS"
 
 
 def test_trailing_slash_is_accepted_without_redirect(
@@ -90,6 +115,36 @@ def test_security_headers_and_correlation_id(client: falcon.testing.TestClient) 
     assert result.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
 
 
+HSTS = "Strict-Transport-Security"
+
+
+@pytest.mark.parametrize(
+    ("remote", "scheme", "proto", "expected"),
+    [
+        ("10.0.0.7", "http", "https", True),  # TLS ended at a trusted ingress
+        ("10.0.0.7", "http", "http, https", True),  # the nearest proxy is last
+        ("10.0.0.7", "http", "https, http", False),
+        ("10.0.0.7", "http", None, False),
+        ("203.0.113.9", "http", "https", False),  # anyone can send the header
+        ("203.0.113.9", "https", None, True),  # TLS to us
+        ("not an ip", "http", "https", False),
+    ],
+)
+def test_hsts_over_https_directly_or_through_a_trusted_proxy(
+    remote: str, scheme: str, proto: str | None, expected: bool
+) -> None:
+    app = falcon.App(middleware=[SecurityHeaders([ipaddress.ip_network("10.0.0.0/8")])])
+    route(app, "/echo", Echo())
+    headers = {"X-Forwarded-Proto": proto} if proto else {}
+    result = falcon.testing.TestClient(app).simulate_get(
+        "/echo", headers=headers, remote_addr=remote, protocol=scheme
+    )
+    assert result.status_code == 200
+    assert (HSTS in result.headers) is expected
+    if expected:
+        assert result.headers[HSTS] == "max-age=31536000; includeSubDomains"
+
+
 @pytest.mark.parametrize("bad", ["a" * 65, "has space", "semi;colon", "<script>"])
 def test_an_insane_correlation_id_is_replaced(
     client: falcon.testing.TestClient, bad: str
@@ -100,18 +155,65 @@ def test_an_insane_correlation_id_is_replaced(
 
 
 def test_malformed_json_is_400(echo_client: falcon.testing.TestClient) -> None:
-    result = echo_client.simulate_post(
-        "/echo", body=b"{not json", headers={"Content-Type": "application/json"}
-    )
+    result = _post(echo_client, b"{not json")
     _assert_error(result, 400, "BAD_REQUEST")
 
 
-def test_wrong_content_type_is_415(echo_client: falcon.testing.TestClient) -> None:
-    result = echo_client.simulate_post(
-        "/echo",
-        body=b"name=x",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+@pytest.mark.parametrize(
+    ("depth", "status", "code"),
+    [
+        (10, 422, "VALIDATION_ERROR"),
+        (5_000, 400, "BAD_REQUEST"),
+        (100_000, 400, "BAD_REQUEST"),
+    ],
+)
+def test_nesting_is_never_a_500(
+    echo_client: falcon.testing.TestClient, depth: int, status: int, code: str
+) -> None:
+    # Parsed, a list is not the object the schema wants (422); too deep for the
+    # parser, the body is malformed (400), not a RecursionError (500).
+    body = b"[" * depth + b"]" * depth
+    result = _post(echo_client, body)
+    _assert_error(result, status, code)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_standard_json_constants_are_malformed(
+    echo_client: falcon.testing.TestClient, constant: str
+) -> None:
+    result = _post(echo_client, f'{{"name": "x", "count": {constant}}}')
+    _assert_error(result, 400, "BAD_REQUEST")
+
+
+def _chunked(
+    app: falcon.App, body: bytes, *, terminated: bool = True
+) -> tuple[int, Any]:
+    """POST /echo as a server that decoded a chunked body hands it to the app."""
+    env = falcon.testing.create_environ(
+        method="POST", path="/echo", headers={"Content-Type": "application/json"}
     )
+    env.pop("CONTENT_LENGTH", None)
+    env["HTTP_TRANSFER_ENCODING"] = "chunked"
+    env["wsgi.input"] = io.BytesIO(body)
+    env["wsgi.input_terminated"] = terminated
+    start = falcon.testing.StartResponseMock()
+    out = b"".join(app(env, start))
+    return int(start.status.split()[0]), json.loads(out)
+
+
+def test_a_chunked_json_body_is_read_and_bounded(echo_app: falcon.App) -> None:
+    status, body = _chunked(echo_app, b'{"name": "chunked"}')
+    assert (status, body) == (200, {"name": "chunked", "count": 1})
+    big = json.dumps({"name": "x" * (1024 * 1024)}).encode()
+    status, body = _chunked(echo_app, big)
+    assert (status, body["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    # A server that does not mark the end of a chunked body: nothing is read.
+    status, body = _chunked(echo_app, b'{"name": "x"}', terminated=False)
+    assert (status, body["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+def test_wrong_content_type_is_415(echo_client: falcon.testing.TestClient) -> None:
+    result = _post(echo_client, b"name=x", "application/x-www-form-urlencoded")
     _assert_error(result, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
@@ -125,9 +227,7 @@ def test_schema_violation_is_422_naming_the_field(
 
 def test_body_over_one_mebibyte_is_413(echo_client: falcon.testing.TestClient) -> None:
     big = json.dumps({"name": "x" * (1024 * 1024 + 10)})
-    result = echo_client.simulate_post(
-        "/echo", body=big, headers={"Content-Type": "application/json"}
-    )
+    result = _post(echo_client, big)
     _assert_error(result, 413, "PAYLOAD_TOO_LARGE")
 
 
@@ -141,6 +241,27 @@ def test_non_uuid_path_parameter_is_422(echo_client: falcon.testing.TestClient) 
     _assert_error(echo_client.simulate_get("/things/42"), 422, "VALIDATION_ERROR")
     ok = echo_client.simulate_get("/things/6f1c5a43-5a0b-4a3e-9d0f-1a2b3c4d5e6f")
     assert ok.status_code == 200
+
+
+@given(value=st.uuids())
+def test_path_uuids_are_hyphenated_in_any_case(value: uuid.UUID) -> None:
+    assert parse_uuid(str(value), "thing_id") == value
+    assert parse_uuid(str(value).upper(), "thing_id") == value
+    for other in (value.hex, f"{{{value}}}", value.urn, f" {value}", f"{value}\n"):
+        with pytest.raises(Invalid) as caught:
+            parse_uuid(other, "thing_id")
+        assert caught.value.details == {
+            "fields": {"path.thing_id": ["Not a valid UUID."]}
+        }
+
+
+@given(text=st.text(max_size=40))
+def test_any_text_is_a_uuid_or_a_422(text: str) -> None:
+    try:
+        parsed = parse_uuid(text, "thing_id")
+    except Invalid:
+        return
+    assert str(parsed) == text.lower()
 
 
 def test_unexpected_errors_never_leak_internals(

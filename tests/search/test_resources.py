@@ -199,10 +199,12 @@ def test_invalid_parameters_are_422_naming_them(
 )
 @given(
     q=st.text(max_size=200),
-    commune=st.one_of(st.none(), st.text(max_size=60)),
-    product=st.one_of(st.none(), st.text(max_size=60)),
+    commune=st.one_of(st.none(), st.text(max_size=300)),
+    product=st.one_of(st.none(), st.text(max_size=300)),
     limit=st.integers(min_value=1, max_value=100),
-    offset=st.integers(min_value=0, max_value=5000),
+    offset=st.one_of(
+        st.integers(min_value=0, max_value=5000), st.integers(min_value=0)
+    ),
 )
 def test_no_input_gives_a_500(
     client: falcon.testing.TestClient,
@@ -219,6 +221,37 @@ def test_no_input_gives_a_500(
         params["product"] = product
     result = client.simulate_get(SEARCH, params=params)
     assert result.status_code in (200, 422), result.text
+
+
+def test_an_offset_past_the_end_is_an_empty_page_with_the_total(
+    client: falcon.testing.TestClient,
+    services: Services,
+    catalogue: tuple[companies.Product, companies.Commune],
+) -> None:
+    product, commune = catalogue
+    word = unique("zq")
+    session = user_session(services)
+    created = create_company(client, session, product, commune, name=f"Taller {word}")
+    assert created.status_code == 201, created.text
+    cookies = _lsn_cookie(created, session)
+    assert _search(client, cookies, q=word).headers["X-Total-Count"] == "1"
+    for offset in (1, 10**6 + 1, 2**31, 2**63, 10**40):
+        result = _search(client, cookies, q=word, offset=offset)
+        assert result.json == []
+        assert result.headers["X-Total-Count"] == "1"
+        filtered = _search(client, cookies, commune=commune.name, offset=offset)
+        assert filtered.json == []
+        assert filtered.headers["X-Total-Count"] == "1"
+
+
+@pytest.mark.parametrize("name", ["commune", "product"])
+def test_a_long_filter_name_is_simply_no_match(
+    client: falcon.testing.TestClient, name: str
+) -> None:
+    result = client.simulate_get(SEARCH, params={name: "Ñuñoa " * 100})
+    assert result.status_code == 200, result.text
+    assert result.json == []
+    assert result.headers["X-Total-Count"] == "0"
 
 
 def test_search_is_in_the_openapi_document(client: falcon.testing.TestClient) -> None:

@@ -91,6 +91,14 @@ class Limits:
                     headers={**headers, "Retry-After": str(retry)},
                 )
 
+    def preview(self, checks: Sequence[tuple[Rule, str]]) -> dict[str, str]:
+        """The headers ``enforce`` would set, without counting a hit.
+
+        For responses refused before the limiter ran (413, 405, a foreign
+        ``Origin``): every response of a limited route carries them (spec §1).
+        """
+        return _header_values([self._limiter.peek(rule, key) for rule, key in checks])
+
     def check_account(self, email: str) -> None:
         """429 while the account is locked after repeated failed logins."""
         wait = self._backoff.retry_after(email)

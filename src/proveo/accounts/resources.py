@@ -28,9 +28,10 @@ from proveo.accounts.limits import (
     Limits,
 )
 from proveo.platform import audit
-from proveo.platform.errors import BadRequest, Unauthorized
+from proveo.platform.errors import BadRequest, PayloadTooLarge, Unauthorized
 from proveo.platform.http import (
     Principal,
+    body_stream,
     current_principal,
     doc,
     load_json,
@@ -40,7 +41,7 @@ from proveo.platform.http import (
     route,
 )
 from proveo.platform.http.params import JSON_LIMIT
-from proveo.platform.ratelimit import Backoff
+from proveo.platform.ratelimit import Backoff, Rule
 from proveo.platform.runtime import Services
 
 __all__ = ["authenticator", "install"]
@@ -71,6 +72,15 @@ class _Base:
         self._settings = services.settings
         self._auth = auth
         self._limits = limits
+
+    def _request_checks(self, req: falcon.Request) -> list[tuple[Rule, str]]:
+        """The rules a request to this route counts against before its body is read."""
+        return []
+
+    def rate_limit_headers(self, req: falcon.Request) -> dict[str, str] | None:
+        """RateLimit headers, peeked, for a response refused before counting."""
+        checks = self._request_checks(req)
+        return self._limits.preview(checks) if checks else None
 
     def _set_session_cookies(
         self, resp: falcon.Response, token: str | None, csrf: str, max_age: int
@@ -130,6 +140,9 @@ def _page_lang(req: falcon.Request, user: User | None = None) -> str:
 class Signup(_Base):
     """``POST /users/signup``."""
 
+    def _request_checks(self, req: falcon.Request) -> list[tuple[Rule, str]]:
+        return [(SIGNUP_IP, self._limits.client_ip(req))]
+
     @doc(
         "Register a user",
         tags=TAGS,
@@ -140,7 +153,7 @@ class Signup(_Base):
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._auth.check_origin(req)
-        self._limits.enforce(req, resp, [(SIGNUP_IP, self._limits.client_ip(req))])
+        self._limits.enforce(req, resp, self._request_checks(req))
         body = load_json(schemas.SignupIn(), req)
         with self._db.write() as tx:
             user = service.signup(tx, **body)
@@ -173,6 +186,9 @@ class VerifyEmail(_Base):
 class ResendVerification(_Base):
     """``POST /users/resend-verification?email=``."""
 
+    def _request_checks(self, req: falcon.Request) -> list[tuple[Rule, str]]:
+        return [(RESEND_IP, self._limits.client_ip(req)), (RESEND_ALL, "all")]
+
     @doc(
         "Send the verification mail again",
         tags=TAGS,
@@ -183,8 +199,7 @@ class ResendVerification(_Base):
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._auth.check_origin(req)
-        ip = self._limits.client_ip(req)
-        self._limits.enforce(req, resp, [(RESEND_IP, ip), (RESEND_ALL, "all")])
+        self._limits.enforce(req, resp, self._request_checks(req))
         query = load_query(schemas.EmailQuery(), req)
         self._limits.enforce(req, resp, [(RESEND_EMAIL, query["email"])])
         with self._db.write() as tx:
@@ -202,6 +217,9 @@ class ResendVerification(_Base):
 class Login(_Base):
     """``POST /users/login``."""
 
+    def _request_checks(self, req: falcon.Request) -> list[tuple[Rule, str]]:
+        return [(LOGIN_IP, self._limits.client_ip(req))]
+
     @doc(
         "Log in (sets the access_token and csrf_token cookies)",
         tags=TAGS,
@@ -211,7 +229,7 @@ class Login(_Base):
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._auth.check_origin(req)
-        self._limits.enforce(req, resp, [(LOGIN_IP, self._limits.client_ip(req))])
+        self._limits.enforce(req, resp, self._request_checks(req))
         body = load_json(schemas.LoginIn(), req)
         self._limits.check_account(body["email"])
         with self._limits.login_attempt(body["email"]), self._db.write() as tx:
@@ -318,6 +336,9 @@ class Me(_Base):
 class ResetRequest(_Base):
     """``POST /users/password-reset/request``."""
 
+    def _request_checks(self, req: falcon.Request) -> list[tuple[Rule, str]]:
+        return [(RESET_IP, self._limits.client_ip(req)), (RESET_ALL, "all")]
+
     @doc(
         "Ask for a password reset mail",
         tags=TAGS,
@@ -328,8 +349,7 @@ class ResetRequest(_Base):
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._auth.check_origin(req)
-        ip = self._limits.client_ip(req)
-        self._limits.enforce(req, resp, [(RESET_IP, ip), (RESET_ALL, "all")])
+        self._limits.enforce(req, resp, self._request_checks(req))
         body = load_json(schemas.ResetRequestIn(), req)
         self._limits.enforce(req, resp, [(RESET_EMAIL, body["email"])])
         with self._db.write() as tx:
@@ -357,9 +377,9 @@ class ResetPage(_Base):
 
 
 def _read_form(req: falcon.Request) -> dict[str, str]:
-    raw = req.bounded_stream.read(JSON_LIMIT + 1)
+    raw = body_stream(req, JSON_LIMIT).read(JSON_LIMIT + 1)
     if len(raw) > JSON_LIMIT:
-        raise BadRequest("Form body too large")
+        raise PayloadTooLarge("Form body larger than 1 MiB")
     try:
         parsed = parse_qs(
             raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False

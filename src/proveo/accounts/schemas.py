@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, fields, validate
 
 from proveo.accounts.data import ROLES
 from proveo.accounts.validation import EmailField, LangField, NameField, PasswordField
+from proveo.platform.http import Offset
 
 
 class StrictBoolean(fields.Boolean):
@@ -79,9 +80,7 @@ class PageQuery(_In):
     limit = fields.Integer(
         strict=False, load_default=100, validate=validate.Range(min=1, max=500)
     )
-    offset = fields.Integer(
-        strict=False, load_default=0, validate=validate.Range(min=0)
-    )
+    offset = Offset()
 
 
 class AuditQuery(PageQuery):

@@ -22,6 +22,7 @@ from proveo.platform.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from proveo.platform.http import body_stream
 
 __all__ = [
     "BODY_LIMIT",
@@ -144,11 +145,23 @@ def _part_name(part: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _parts(req: falcon.Request) -> Any:
+    """Falcon's multipart parser over the body, chunked or not (``body_stream``)."""
+    handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
+    # The parser wants a length; a chunked body is cut at the limit (413) anyway.
+    length = req.content_length
+    return handler.deserialize(
+        body_stream(req, BODY_LIMIT),
+        req.content_type,
+        BODY_LIMIT + 1 if length is None else length,
+    )
+
+
 def _read_multipart(req: falcon.Request, allow_image: bool) -> Form:
     form = Form()
     budget = _Budget()
     try:
-        for part in req.get_media():
+        for part in _parts(req):
             name = _part_name(part)
             if name == "image" and allow_image:
                 if form.image is not None:
@@ -167,7 +180,7 @@ def _read_multipart(req: falcon.Request, allow_image: bool) -> Form:
 
 
 def _read_urlencoded(req: falcon.Request) -> Form:
-    raw = req.bounded_stream.read(TEXT_ALLOWANCE + 1)
+    raw = body_stream(req, TEXT_ALLOWANCE).read(TEXT_ALLOWANCE + 1)
     if len(raw) > TEXT_ALLOWANCE:
         raise PayloadTooLarge("Form larger than 64 KiB")
     try:
@@ -194,10 +207,6 @@ def read_form(req: falcon.Request, *, allow_image: bool = True) -> Form:
     """Read a multipart or url-encoded company form (415 for other types)."""
     media_type = (req.content_type or "").split(";")[0].strip().lower()
     if media_type == falcon.MEDIA_MULTIPART:
-        if not req.content_length:
-            # Falcon reads a WSGI body only up to Content-Length; without one
-            # (or a chunked upload) there is nothing to parse.
-            raise BadRequest("A multipart body with a Content-Length is required")
         return _read_multipart(req, allow_image)
     if media_type == falcon.MEDIA_URLENCODED:
         return _read_urlencoded(req)

@@ -14,6 +14,7 @@ from marshmallow.exceptions import ValidationError
 
 from proveo import accounts
 from proveo.companies.data import Commune, Company, Product
+from proveo.platform.http import Offset
 
 __all__ = [
     "AdminListQuery",
@@ -120,9 +121,7 @@ class AdminListQuery(Schema):
     limit = fields.Integer(
         strict=False, load_default=100, validate=validate.Range(min=1, max=500)
     )
-    offset = fields.Integer(
-        strict=False, load_default=0, validate=validate.Range(min=0)
-    )
+    offset = Offset()
 
 
 class CompanyForm(Schema):

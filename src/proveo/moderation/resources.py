@@ -97,6 +97,7 @@ class Images:
         """Headers only."""
         self._headers(req, resp, key)
 
+    allowed_methods = ALLOWED
     on_post = on_put = on_patch = on_delete = on_options = _not_allowed
     on_trace = on_connect = _not_allowed
 

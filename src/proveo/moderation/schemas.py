@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from proveo import companies
 from proveo.moderation.data import ModeratedImage
+from proveo.platform.http import Offset
 
 __all__ = ["ImageListQuery", "ModeratedImageOut", "RejectIn", "image_view"]
 
@@ -60,9 +61,7 @@ class ImageListQuery(Schema):
     limit = fields.Integer(
         strict=False, load_default=20, validate=validate.Range(min=1, max=100)
     )
-    offset = fields.Integer(
-        strict=False, load_default=0, validate=validate.Range(min=0)
-    )
+    offset = Offset()
 
 
 class RejectIn(Schema):

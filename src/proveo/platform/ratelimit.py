@@ -42,6 +42,7 @@ __all__ = [
     "RateLimiter",
     "Rule",
     "client_ip",
+    "from_trusted_proxy",
     "headers",
 ]
 
@@ -300,6 +301,12 @@ def client_ip(
             return str(ip)
         current = ip
     return str(current)
+
+
+def from_trusted_proxy(remote_addr: str, trusted_proxies: Sequence[IPNetwork]) -> bool:
+    """Whether the socket peer is one of the proxies whose headers we believe."""
+    remote = _parse_ip(remote_addr or "")
+    return remote is not None and _trusted(remote, trusted_proxies)
 
 
 def _trusted(ip: _IPAddress, networks: Sequence[IPNetwork]) -> bool:

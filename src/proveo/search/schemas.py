@@ -5,6 +5,8 @@ from __future__ import annotations
 import marshmallow
 from marshmallow import fields, validate
 
+from proveo.platform.http import Offset
+
 
 class SearchQueryIn(marshmallow.Schema):
     """Query parameters of ``GET /companies/search``."""
@@ -15,13 +17,13 @@ class SearchQueryIn(marshmallow.Schema):
         unknown = marshmallow.EXCLUDE
 
     q = fields.String(load_default=None, validate=validate.Length(max=200))
-    commune = fields.String(load_default=None, validate=validate.Length(max=200))
-    product = fields.String(load_default=None, validate=validate.Length(max=200))
+    # Names of any length: one that names nothing is no match (spec §4), not
+    # an error. The server's request-line limit bounds them.
+    commune = fields.String(load_default=None)
+    product = fields.String(load_default=None)
     lang = fields.String(load_default="es", validate=validate.OneOf(["es", "en"]))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(
-        load_default=0, validate=validate.Range(min=0, max=1_000_000)
-    )
+    offset = Offset()
 
 
 class SearchItemOut(marshmallow.Schema):

@@ -7,11 +7,19 @@ from proveo.platform.http.auth import (
     require,
 )
 from proveo.platform.http.openapi import doc, route
-from proveo.platform.http.params import load_json, load_query, parse_uuid
+from proveo.platform.http.params import (
+    Offset,
+    body_stream,
+    load_json,
+    load_query,
+    parse_uuid,
+)
 
 __all__ = [
     "Authenticator",
+    "Offset",
     "Principal",
+    "body_stream",
     "current_principal",
     "doc",
     "load_json",

@@ -14,8 +14,10 @@ from proveo.platform.http.health import Database_, Health, Ready
 from proveo.platform.http.middleware import (
     BodyLimit,
     Consistency,
+    RateLimitHeaders,
     RequestContext,
     SecurityHeaders,
+    UnknownMethods,
 )
 from proveo.platform.http.openapi import build_spec, route
 from proveo.platform.metrics import Metrics, MetricsMiddleware
@@ -55,7 +57,9 @@ def base_app(
     middleware += [
         RequestContext(authenticator),
         MetricsMiddleware(),
-        SecurityHeaders(),
+        SecurityHeaders(settings.trusted_proxies),
+        RateLimitHeaders(),
+        UnknownMethods(),
         BodyLimit(),
         Consistency(settings.secret_key, secure_cookie=settings.cookie_secure),
     ]

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import falcon
@@ -16,6 +17,7 @@ import falcon
 from proveo.platform import db, logs
 from proveo.platform.errors import PayloadTooLarge
 from proveo.platform.http.params import JSON_LIMIT
+from proveo.platform.ratelimit import IPNetwork, from_trusted_proxy
 
 __all__ = ["BodyLimit", "Consistency", "RequestContext", "SecurityHeaders"]
 
@@ -71,6 +73,21 @@ class SecurityHeaders:
         "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
 
+    def __init__(self, trusted_proxies: Sequence[IPNetwork] = ()) -> None:
+        self._trusted_proxies = tuple(trusted_proxies)
+
+    def _over_https(self, req: falcon.Request) -> bool:
+        """HTTPS to us, or to a trusted proxy that says so (TLS ends at the ingress)."""
+        if req.scheme == "https":
+            return True
+        proto = req.get_header("X-Forwarded-Proto")
+        if not proto or not self._trusted_proxies:
+            return False
+        # The proxy nearest to us appends last.
+        return proto.rsplit(",", 1)[-1].strip().lower() == "https" and (
+            from_trusted_proxy(req.remote_addr, self._trusted_proxies)
+        )
+
     def process_response(
         self,
         req: falcon.Request,
@@ -83,10 +100,78 @@ class SecurityHeaders:
         resp.set_header("Referrer-Policy", "strict-origin-when-cross-origin")
         if (resp.content_type or "").startswith("text/html"):
             resp.set_header("Content-Security-Policy", self.CSP)
-        if req.scheme == "https":
+        if self._over_https(req):
             resp.set_header(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
+
+
+class RateLimitHeaders:
+    """``RateLimit`` headers on every response of a limited route (spec §1).
+
+    The limiter counts a request inside its responder, so answers given before
+    (413 from ``BodyLimit``, 405, a refused ``Origin``) would go without them. A
+    limited resource offers ``rate_limit_headers(req)``: its current state,
+    peeked without counting, used when the response has none.
+    """
+
+    def process_response(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        preview = getattr(resource, "rate_limit_headers", None)
+        if preview is None or resp.get_header("RateLimit") is not None:
+            return
+        for name, value in (preview(req) or {}).items():
+            resp.set_header(name, value)
+
+
+class UnknownMethods:
+    """405, not Falcon's 400, for a method Falcon does not know (``PURGE``, ``FOO``).
+
+    Falcon answers a method outside its list with 400 "Invalid HTTP method";
+    the contract wants every other method on a route to be 405 (spec §3), with
+    the route's methods in ``Allow``: the resource's ``allowed_methods`` when it
+    declares them, else the methods it has responders for.
+    """
+
+    _KNOWN = frozenset(falcon.COMBINED_METHODS)
+
+    def process_resource(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        params: dict[str, Any],
+    ) -> None:
+        if resource is None:
+            return
+        declared = getattr(resource, "allowed_methods", None)
+        if declared is not None:
+            # Falcon would list the resource's own refusing responders in Allow.
+            if req.method not in declared:
+                raise falcon.HTTPMethodNotAllowed(list(declared))
+            return
+        if req.method in self._KNOWN:
+            return
+        # Allow as Falcon builds it for a known method: the methods with a
+        # responder (on_<method>, or on_<method>_<suffix> on suffixed routes),
+        # sorted, then OPTIONS, which Falcon always answers.
+        names = [n for n in dir(resource) if n.startswith("on_")]
+        allowed = sorted(
+            m
+            for m in self._KNOWN - {"WEBSOCKET"}
+            if any(
+                n == f"on_{m.lower()}" or n.startswith(f"on_{m.lower()}_")
+                for n in names
+            )
+        )
+        if "OPTIONS" not in allowed:
+            allowed.append("OPTIONS")
+        raise falcon.HTTPMethodNotAllowed(allowed)
 
 
 class BodyLimit:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import falcon
 import marshmallow
+from marshmallow import fields, validate
 
 from proveo.platform.errors import (
     BadRequest,
@@ -19,6 +22,10 @@ from proveo.platform.errors import (
 
 __all__ = [
     "JSON_LIMIT",
+    "MAX_OFFSET",
+    "Body",
+    "Offset",
+    "body_stream",
     "load_json",
     "load_query",
     "parse_uuid",
@@ -27,6 +34,24 @@ __all__ = [
 ]
 
 JSON_LIMIT = 1024 * 1024
+
+#: Larger page offsets are clamped to this. No list is that long, so the page
+#: is the same (empty, with the true total), and the value stays inside
+#: PostgreSQL's ``integer`` with any limit added.
+MAX_OFFSET = 2_000_000_000
+
+
+class Offset(fields.Integer):
+    """A page offset: any integer ≥ 0 (the spec sets no maximum), default 0."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("load_default", 0)
+        super().__init__(strict=False, validate=validate.Range(min=0), **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> int:
+        return min(int(super()._deserialize(value, attr, data, **kwargs)), MAX_OFFSET)
 
 
 def validation_fields(messages: Any, prefix: str) -> dict[str, list[str]]:
@@ -49,12 +74,62 @@ def validation_fields(messages: Any, prefix: str) -> dict[str, list[str]]:
     return out
 
 
+class Body(Protocol):
+    """A request body to read from: ``read(size)`` returns ``b""`` at its end."""
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Up to ``size`` bytes (all that is left for ``None`` or a negative size)."""
+
+
+class _Capped:
+    """A body of unknown length (chunked), cut at ``limit`` bytes: 413 beyond."""
+
+    def __init__(self, stream: Body, limit: int) -> None:
+        self._stream = stream
+        self._left = limit
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        wanted = self._left + 1 if size is None or size < 0 else size
+        data = self._stream.read(min(wanted, self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise PayloadTooLarge("Request body too large")
+        return data
+
+
+def body_stream(req: falcon.Request, limit: int) -> Body:
+    """The request body as a stream, whether it has a Content-Length or is chunked.
+
+    Falcon's ``bounded_stream`` trusts Content-Length only, so a chunked body
+    would read as empty. The server must have decoded the chunks and marked
+    the end (``wsgi.input_terminated``, as gunicorn does); such a body is cut
+    at ``limit``. A declared length over the limit was refused by ``BodyLimit``.
+    """
+    if req.content_length is not None:
+        return req.bounded_stream
+    chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
+    if chunked and req.env.get("wsgi.input_terminated"):
+        return _Capped(req.stream, limit)
+    return io.BytesIO()
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_json(req: falcon.Request, *, required: bool = True) -> Any:
-    """The parsed JSON body: 415 for another type, 413 over 1 MiB, 400 if malformed."""
+    """The parsed JSON body: 415 for another type, 413 over 1 MiB, 400 if malformed.
+
+    ``NaN`` and ``Infinity`` (which Python's parser accepts) and nesting too
+    deep for the parser (``RecursionError``) are malformed JSON too.
+    """
     length = req.content_length
     if length is not None and length > JSON_LIMIT:
         raise PayloadTooLarge("JSON body larger than 1 MiB")
-    raw = req.bounded_stream.read(JSON_LIMIT + 1)
+    try:
+        raw = body_stream(req, JSON_LIMIT).read(JSON_LIMIT + 1)
+    except PayloadTooLarge:
+        raise PayloadTooLarge("JSON body larger than 1 MiB") from None
     if len(raw) > JSON_LIMIT:
         raise PayloadTooLarge("JSON body larger than 1 MiB")
     if not raw.strip():
@@ -65,7 +140,9 @@ def read_json(req: falcon.Request, *, required: bool = True) -> Any:
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType("Send the body as application/json")
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except RecursionError as exc:
+        raise BadRequest("JSON body nested too deeply", code="BAD_REQUEST") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("Malformed JSON body", code="BAD_REQUEST") from exc
 
@@ -100,11 +177,17 @@ def load_query(schema: marshmallow.Schema, req: falcon.Request) -> Any:
         ) from exc
 
 
+# The hyphenated form only (any case): Python's UUID() also takes braces, a
+# "urn:uuid:" prefix and 32 bare hex digits, which are not ids we hand out.
+_UUID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I
+)
+
+
 def parse_uuid(value: str, name: str) -> uuid.UUID:
     """A path UUID, or 422 (spec §0.1: never 404 for a malformed id)."""
-    try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError) as exc:
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise Invalid(
             "Invalid identifier", fields={f"path.{name}": ["Not a valid UUID."]}
-        ) from exc
+        )
+    return uuid.UUID(value)
