@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -28,6 +30,22 @@ def test_normalize_multiline_keeps_single_line_breaks(value: str) -> None:
     assert accounts.normalize_multiline(once) == once
     assert "\n\n" not in once and "\r" not in once
     once.encode("utf-8")
+
+
+@given(text)
+def test_composed_and_decomposed_text_normalise_alike(value: str) -> None:
+    nfc = unicodedata.normalize("NFC", value)
+    nfd = unicodedata.normalize("NFD", value)
+    for normalize in (accounts.normalize_text, accounts.normalize_multiline):
+        once = normalize(nfd)
+        assert once == normalize(nfc)
+        assert once == unicodedata.normalize("NFC", once)
+
+
+def test_a_decomposed_name_counts_its_letters() -> None:
+    decomposed = unicodedata.normalize("NFD", "Ñ" * 100)
+    assert len(decomposed) == 200
+    assert accounts.clean_name(decomposed) == "Ñ" * 100
 
 
 def test_examples() -> None:

@@ -81,16 +81,20 @@ def _strip_controls(value: str, *, keep_newlines: bool) -> str:
 
 
 def normalize_text(value: str) -> str:
-    """One line of text: controls removed, whitespace runs collapsed, trimmed."""
+    """One line of text: controls removed, whitespace runs collapsed, trimmed, NFC.
+
+    NFC, so that ``Ñ`` typed as N + combining tilde is the same text, the same
+    length and the same name as the precomposed ``Ñ``.
+    """
     value = _LINE_BREAKS.sub(" ", value)
-    value = _strip_controls(value, keep_newlines=False)
+    value = unicodedata.normalize("NFC", _strip_controls(value, keep_newlines=False))
     return _HSPACE.sub(" ", value).strip()
 
 
 def normalize_multiline(value: str) -> str:
     """Text that keeps line breaks: each line normalised, runs of breaks become one."""
     value = _LINE_BREAKS.sub("\n", value)
-    value = _strip_controls(value, keep_newlines=True)
+    value = unicodedata.normalize("NFC", _strip_controls(value, keep_newlines=True))
     lines = [_HSPACE.sub(" ", line).strip() for line in value.split("\n")]
     return _BLANK_LINES.sub("\n", "\n".join(lines)).strip("\n")
 
