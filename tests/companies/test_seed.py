@@ -41,3 +41,14 @@ def test_seed_is_idempotent_and_demo_companies_are_complete(client, services):
         assert companies.is_public_key(tx, company.image_key)
     public = client.simulate_get(f"{API}/companies/{company.id}").json
     assert public["image_url"] == f"http://testserver/images/{company.image_key}"
+
+
+def test_the_first_demo_company_is_in_the_spec_examples(services):
+    """testuser01's company: Tecnología in Santiago Centro (spec §8's first names)."""
+    with services.db.write() as tx:
+        user = accounts.ensure_demo_user(
+            tx, email=f"{unique()}@proveo.com", name="Demo", password="TestPass123!"
+        )
+        company = companies.seed_demo_company(tx, services.storage, user=user, index=1)
+    assert company.commune_name == "Santiago Centro"
+    assert company.product_name_es == "Tecnología"

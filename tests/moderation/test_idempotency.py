@@ -43,8 +43,9 @@ def test_crash_after_storing_the_rendition_is_repaired_by_redelivery(
     assert row is not None and row["claimed_at"] is not None
     assert image(services, up.image_id).status == "pending"
 
-    assert tasks.moderate_logo(str(up.image_id), str(up.company_id)) == "approved"
-    assert tasks.moderate_logo(str(up.image_id), str(up.company_id)) == "skipped"
+    tasks.moderate_logo(str(up.image_id), str(up.company_id))  # the redelivery
+    assert image(services, up.image_id).status == "approved"
+    assert mod.moderate(up.image_id).verdict == "skipped"
     decided = image(services, up.image_id)
     assert decided.public_key == rendition.key
     assert renditions_of(services, up.image_id) == 1
@@ -64,7 +65,7 @@ def test_concurrent_duplicates_decide_once(
 
     def run() -> None:
         try:
-            outcomes.append(tasks.moderate_logo(str(up.image_id), str(up.company_id)))
+            outcomes.append(moderation(services).moderate(up.image_id).verdict)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -90,5 +91,6 @@ def test_job_for_a_deleted_company_is_acknowledged(
         headers=up.session.headers(),
     )
     assert deleted.status_code == 200, deleted.text
-    assert tasks.moderate_logo(str(up.image_id), str(up.company_id)) == "skipped"
+    tasks.moderate_logo(str(up.image_id), str(up.company_id))  # acknowledged
+    assert moderation(services).moderate(up.image_id).verdict == "skipped"
     assert renditions_of(services, up.image_id) == 0

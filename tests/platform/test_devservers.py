@@ -209,6 +209,36 @@ def test_cluster_copes_with_a_crashed_session_and_a_taken_port(
         cluster.connect().close()
 
 
+def test_a_kept_cluster_starts_again_with_its_data() -> None:
+    """``keep`` (``proveo dev --data-dir``): the primary's rows survive a restart."""
+    base = Path(tempfile.mkdtemp(prefix="proveo-test-"))  # reachable by postgres
+    base.chmod(0o755)
+    cluster = PostgresCluster(base, keep=True)
+    try:
+        cluster.start()
+        with cluster.connect() as conn:
+            conn.execute("CREATE TABLE kept (note text)")
+            conn.execute("INSERT INTO kept VALUES ('still here')")
+        cluster.stop()
+        cluster.start()
+        with cluster.connect() as conn:
+            assert _one(conn, "SELECT note FROM kept") == "still here"
+        cluster.wait_replica_caught_up()
+        with cluster.connect(replica=True) as conn:
+            assert _one(conn, "SELECT note FROM kept") == "still here"
+        cluster.stop()
+        fresh = PostgresCluster(base)  # without keep a start is a clean slate
+        try:
+            fresh.start()
+            with fresh.connect() as conn:
+                assert _one(conn, "SELECT to_regclass('kept') IS NULL") is True
+        finally:
+            fresh.stop()
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_postgres_commands_switch_user_only_as_root(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
+import re
 import uuid
 from typing import Any
 
@@ -381,6 +382,14 @@ def test_openapi_document_and_ui_are_served(client: falcon.testing.TestClient) -
     docs = client.simulate_get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert "https://" not in docs.text  # packaged assets only, no CDN
+    # The page loads the document it points at.
+    found = re.search(r'url:\s*"([^"]+)"', docs.text)
+    assert found is not None
+    assert client.simulate_get(found[1]).json == document
+    assets = re.findall(r'(?:src|href)="(/docs/static/[^"]+)"', docs.text)
+    assert len(assets) >= 3
+    for asset in assets:
+        assert client.simulate_get(asset).status_code == 200, asset
     redoc = client.simulate_get("/redoc")
     assert redoc.status_code == 200 and "/redoc/redoc.standalone.js" in redoc.text
     assert client.simulate_get("/redoc/redoc.standalone.js").status_code == 200

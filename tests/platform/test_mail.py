@@ -127,3 +127,19 @@ def test_console_mailer_logs_and_keeps_the_last_messages(
     assert "enlace 2" in last.getMessage()
     assert last.mail_to == "user2@example.com"  # type: ignore[attr-defined]
     assert last.mail_subject == "Asunto 2"  # type: ignore[attr-defined]
+
+
+def test_console_mailer_prints_plain_text_unless_told_not_to(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    link = "http://127.0.0.1:8000/api/v1/users/verify-email/abc"
+    ConsoleMailer.from_settings({}).send(
+        Message("a@example.com", "Confirma", f"Hola:\n\n{link}\n\nAdiós")
+    )
+    err = capsys.readouterr().err
+    assert "Mail to a@example.com: Confirma" in err
+    assert f"\n{link}\n" in err  # the link alone on its line, no escaped break
+    ConsoleMailer.from_settings({"mail_console_plain": "false"}).send(
+        Message("b@example.com", "Silencio", "texto")
+    )
+    assert "b@example.com" not in capsys.readouterr().err

@@ -118,7 +118,9 @@ def seed_demo_company(tx: WriteTx, storage: Any, *, user: Any, index: int) -> Co
     base, product_es, text_es, text_en = _DEMO[(index - 1) % len(_DEMO)]
     name = f"{base} {index:02d}"
     product = store.find_product_by_key(tx, name_key(product_es), "es")
-    commune = store.find_commune_by_key(tx, name_key(COMMUNES[index % len(COMMUNES)]))
+    commune = store.find_commune_by_key(
+        tx, name_key(COMMUNES[(index - 1) % len(COMMUNES)])
+    )
     assert product is not None and commune is not None
     company_id = uuid.uuid4()
     store.insert_company(

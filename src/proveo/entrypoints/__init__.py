@@ -220,7 +220,10 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="run everything locally with demo data")
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument(
-        "--data-dir", default=None, help="keep state here (default: a temp dir)"
+        "--data-dir",
+        default=None,
+        help="keep the database, images and secret key here for the next run "
+        "(default: a temporary directory, removed on exit)",
     )
     dev.set_defaults(func=run_dev)
 

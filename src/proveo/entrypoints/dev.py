@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -80,11 +81,44 @@ def _wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> None
     raise SystemExit(f"proveo: {url} did not answer in time")
 
 
-def _dev_env(stack_env: dict[str, str], data_dir: Path, port: int) -> dict[str, str]:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _check_port(port: int) -> None:
+    """Refuse a taken port before anything starts (and before a stranger answers)."""
+    with socket.socket() as probe:
+        # As gunicorn binds: a port left in TIME_WAIT by the last run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise SystemExit(
+                f"proveo: port {port} on 127.0.0.1 is in use ({exc.strerror}); "
+                "pass --port to choose another"
+            ) from None
+
+
+def _secret_key(data_dir: Path, keep: bool) -> str:
+    """A fresh key per run, or one kept with the data (old sessions stay valid)."""
+    if not keep:
+        return secrets.token_urlsafe(48)
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _dev_env(
+    stack_env: dict[str, str], data_dir: Path, port: int, *, keep: bool
+) -> dict[str, str]:
     public_url = f"http://127.0.0.1:{port}"
     chosen = {
         **stack_env,
-        "PROVEO_SECRET_KEY": secrets.token_urlsafe(48),
+        "PROVEO_SECRET_KEY": _secret_key(data_dir, keep),
         "PROVEO_PUBLIC_URL": public_url,
         "PROVEO_ALLOWED_ORIGINS": f"{public_url},http://localhost:{port}",
         "PROVEO_COOKIE_SECURE": "false",
@@ -97,24 +131,40 @@ def _dev_env(stack_env: dict[str, str], data_dir: Path, port: int) -> dict[str, 
         "PROVEO_WORKER_PROCESSES": "1",
         "PROVEO_WORKER_THREADS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "metrics"),
+        # The worker's metrics exporter: loopback and a free port, not *:9191.
+        "dramatiq_prom_host": "127.0.0.1",
+        "dramatiq_prom_port": str(_free_port()),
     }
-    overrides = {k: v for k, v in os.environ.items() if k.startswith("PROVEO_")}
+    overrides = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(("PROVEO_", "dramatiq_prom_"))
+    }
     return {**os.environ, **chosen, **overrides}
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the whole system until interrupted."""
+    """Run the whole system until interrupted.
+
+    Without ``--data-dir`` everything lives in a temporary directory that is
+    removed on exit. With it, the database, the stored images and the secret key
+    are kept for the next run (the replica and Redis start afresh; images
+    still pending are put back in the queue).
+    """
     from proveo.platform.devservers import DevStack
 
     ensure_server_binaries()
-    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="proveo-dev-"))
-    if data_dir.exists():
-        shutil.rmtree(data_dir / "servers", ignore_errors=True)
+    _check_port(args.port)
+    keep = args.data_dir is not None
+    data_dir = (
+        Path(args.data_dir) if keep else Path(tempfile.mkdtemp(prefix="proveo-dev-"))
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o755)  # noqa: S103 (the postgres user must traverse it)
-    stack = DevStack(data_dir / "servers", s3=False, smtp=False)
+    stack = DevStack(data_dir / "servers", s3=False, smtp=False, keep_database=keep)
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
+    failed = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
@@ -125,32 +175,57 @@ def run(args: argparse.Namespace) -> int:
     print("proveo: starting PostgreSQL (primary + replica) and Redis …", flush=True)
     stack.start()
     try:
-        env = _dev_env(stack.env(), data_dir, args.port)
+        env = _dev_env(stack.env(), data_dir, args.port, keep=keep)
         cli = [sys.executable, "-m", "proveo"]
         subprocess.run([*cli, "migrate"], check=True, env=env)
         subprocess.run([*cli, "seed"], check=True, env=env)
+        if keep:  # jobs queued in the last run's Redis are gone
+            subprocess.run(
+                [*cli, "moderation", "requeue", "--status", "pending"],
+                check=True,
+                env=env,
+            )
+        # Own sessions: Ctrl-C reaches only this process, which stops each child
+        # once (a second signal makes gunicorn and Dramatiq abandon their
+        # graceful stop).
         children.append(
             subprocess.Popen(
-                [*cli, "web", "--host", "127.0.0.1", "--port", str(args.port)], env=env
+                [*cli, "web", "--host", "127.0.0.1", "--port", str(args.port)],
+                env=env,
+                start_new_session=True,
             )
         )
-        children.append(subprocess.Popen([*cli, "worker"], env=env))
+        children.append(
+            subprocess.Popen([*cli, "worker"], env=env, start_new_session=True)
+        )
         public_url = env["PROVEO_PUBLIC_URL"]
         _wait_http(f"{public_url}/api/v1/health", time.monotonic() + 60, children[0])
+        kept = (
+            "kept for the next run" if keep else "removed on exit; --data-dir keeps it"
+        )
         print(
             f"\nProveo is running at {public_url}\n"
             f"  API docs:  {public_url}/docs  (ReDoc: {public_url}/redoc)\n"
             f"  Admin:     admin_test@mail.com / password\n"
             f"  Users:     testuser01@proveo.com … testuser16@proveo.com / TestPass123!\n"
-            f"  Mail is printed to this console; data lives in {data_dir}\n"
+            f"  Mail is printed to this console; data in {data_dir} ({kept})\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
         while not stopping:
-            if any(child.poll() is not None for child in children):
-                print("proveo: a process exited; stopping", file=sys.stderr)
+            exited = [child for child in children if child.poll() is not None]
+            if exited:
+                codes = ", ".join(str(child.returncode) for child in exited)
+                print(
+                    f"proveo: a process exited (code {codes}); stopping",
+                    file=sys.stderr,
+                )
+                failed = True
                 break
             time.sleep(0.5)
+    except (subprocess.CalledProcessError, SystemExit):
+        failed = True
+        raise
     finally:
         for child in children:
             if child.poll() is None:
@@ -161,5 +236,7 @@ def run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         stack.stop()
+        if not keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
         print("proveo: stopped", flush=True)
-    return 0
+    return 1 if failed else 0

@@ -55,10 +55,14 @@ events.after_commit(
     time_limit=60_000,
     on_retry_exhausted="moderation.give_up",
 )
-def moderate_logo(image_id: str, company_id: str) -> str:
-    """Classify an uploaded logo and publish or reject it (idempotent)."""
+def moderate_logo(image_id: str, company_id: str) -> None:
+    """Classify an uploaded logo and publish or reject it (idempotent).
+
+    The verdict is logged, not returned: Dramatiq would warn about a result
+    nobody collects on every job.
+    """
     outcome = moderation(runtime.services()).moderate(uuid.UUID(image_id))
-    return outcome.verdict
+    log.info("logo moderated", image_id=image_id, verdict=outcome.verdict)
 
 
 @queue.actor("moderation.give_up", queue_name="moderation", max_retries=10)
@@ -78,11 +82,11 @@ def give_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
 
 
 @queue.actor("moderation.forget_objects", queue_name="moderation")
-def forget_objects(keys: list[str]) -> int:
+def forget_objects(keys: list[str]) -> None:
     """Delete public renditions that were replaced or whose company is gone."""
-    if not keys:
-        return 0
-    return moderation(runtime.services()).forget_objects(keys)
+    if keys:
+        removed = moderation(runtime.services()).forget_objects(keys)
+        log.info("renditions forgotten", count=removed)
 
 
 @queue.actor(

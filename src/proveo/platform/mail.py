@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import sys
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Protocol
+from typing import IO, Protocol
 
 from proveo.platform.errors import ServiceUnavailable
 
@@ -113,19 +114,36 @@ class ConsoleMailer:
     can show verification links without a mail server.
     """
 
-    def __init__(self, keep: int = 100) -> None:
+    def __init__(self, keep: int = 100, *, plain: IO[str] | None = None) -> None:
         self.sent: deque[Message] = deque(maxlen=keep)
         self._lock = threading.Lock()
+        self._plain = plain
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> ConsoleMailer:
-        """Build; ``mail_console_keep`` bounds the in-memory history."""
-        return cls(int(settings.get("mail_console_keep") or 100))
+        """Build; ``mail_console_keep`` bounds the in-memory history.
+
+        ``mail_console_plain`` (default on) also writes each message as plain
+        text to stderr: in the JSON log line a link is followed by an escaped
+        line break that terminals take as part of the link.
+        """
+        plain = (settings.get("mail_console_plain") or "true").lower() != "false"
+        return cls(
+            int(settings.get("mail_console_keep") or 100),
+            plain=sys.stderr if plain else None,
+        )
 
     def send(self, message: Message) -> None:
         """Log ``message`` as one record on the ``proveo.mail`` logger."""
         with self._lock:
             self.sent.append(message)
+            if self._plain is not None:
+                rule = "-" * 72
+                self._plain.write(
+                    f"{rule}\nMail to {message.to}: {message.subject}\n\n"
+                    f"{message.text}\n{rule}\n"
+                )
+                self._plain.flush()
         log.info(
             "mail to %s: %s\n%s",
             message.to,

@@ -138,15 +138,20 @@ def process_exists(pid: int) -> bool:
 class PostgresCluster:
     """A primary and a streaming replica on free loopback ports, in ``base_dir``.
 
-    Each ``start()`` builds fresh clusters with ``initdb`` and ``pg_basebackup``.
+    Each ``start()`` builds fresh clusters with ``initdb`` and ``pg_basebackup``;
+    with ``keep`` a primary left in ``base_dir`` by an earlier run is started
+    again with its data (the replica is always rebuilt from it).
     """
 
     start_timeout = 60.0
     command_timeout = 120.0
 
-    def __init__(self, base_dir: Path | str, *, database: str = "proveo") -> None:
+    def __init__(
+        self, base_dir: Path | str, *, database: str = "proveo", keep: bool = False
+    ) -> None:
         self.base_dir = Path(base_dir)
         self.database = database
+        self.keep = keep
         self.primary_port = 0
         self.replica_port = 0
         self.root = self.base_dir
@@ -206,12 +211,17 @@ class PostgresCluster:
         self._prepare_root()
         track(self)
         try:
-            self._initdb()
+            reuse = self._reusable()
+            if not reuse:
+                self._initdb()
             self.primary_port = self._start_fresh(self.primary_dir)
-            with self.connect(database="postgres") as conn:
-                conn.execute(
-                    sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
-                )
+            if not reuse:
+                with self.connect(database="postgres") as conn:
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {}").format(
+                            sql.Identifier(self.database)
+                        )
+                    )
             self._basebackup()
             self.replica_port = self._start_fresh(self.replica_dir)
             self._wait_streaming()
@@ -280,6 +290,14 @@ class PostgresCluster:
 
     # -- steps ---------------------------------------------------------------
 
+    def _reusable(self) -> bool:
+        """Whether ``keep`` applies: a primary from an earlier run is there."""
+        return (
+            self.keep
+            and not self._scratch
+            and (self.primary_dir / "PG_VERSION").exists()
+        )
+
     def _prepare_root(self) -> None:
         self.base_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         root = choose_root(self.base_dir)
@@ -287,8 +305,11 @@ class PostgresCluster:
             self.root, self._scratch = Path(tempfile.mkdtemp(prefix="proveo-pg-")), True
         else:
             self.root = root  # start() stopped any leftover server in it already
-            for stale in (self.replica_dir, self.primary_dir):
-                shutil.rmtree(stale, ignore_errors=True)
+            stale = [self.replica_dir]
+            if not self._reusable():
+                stale.append(self.primary_dir)
+            for directory in stale:
+                shutil.rmtree(directory, ignore_errors=True)
         (self.root / "run").mkdir(exist_ok=True)
         if as_root():
             owner = pwd.getpwnam(PG_USER)

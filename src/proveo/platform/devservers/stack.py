@@ -22,13 +22,19 @@ class DevStack:
         base_dir: directory that holds every server's data and logs.
         s3: start the S3 emulation (``proveo dev`` may use local storage instead).
         smtp: start the SMTP sink (``proveo dev`` may print mail to the console).
+        keep_database: start the database an earlier run left in ``base_dir``.
     """
 
     def __init__(
-        self, base_dir: Path | str, *, s3: bool = True, smtp: bool = True
+        self,
+        base_dir: Path | str,
+        *,
+        s3: bool = True,
+        smtp: bool = True,
+        keep_database: bool = False,
     ) -> None:
         self.base_dir = Path(base_dir)
-        self.postgres = PostgresCluster(self.base_dir / "postgres")
+        self.postgres = PostgresCluster(self.base_dir / "postgres", keep=keep_database)
         self.redis = RedisServer(self.base_dir / "redis")
         self.s3 = S3Server(self.base_dir / "s3", buckets=(BUCKET,)) if s3 else None
         self.smtp = SmtpSink(self.base_dir / "smtp") if smtp else None

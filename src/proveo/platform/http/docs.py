@@ -56,12 +56,16 @@ def install_docs(app: falcon.App[Any, Any], build: Any) -> None:
     """Mount the document and both UIs."""
     from swagger_ui import api_doc
 
-    app.add_route("/api/v1/openapi.json", OpenApiDocument(build))
+    document = OpenApiDocument(build)
+    app.add_route("/api/v1/openapi.json", document)
+    # Swagger UI fetches its document below its own prefix (config_rel_url is
+    # relative to url_prefix), so the same document is served there too.
+    app.add_route("/docs/openapi.json", document)
     app.add_route("/redoc", ReDoc())
     app.add_route("/redoc/redoc.standalone.js", ReDocScript())
     api_doc(
         app,
-        config_rel_url="/api/v1/openapi.json",
+        config_rel_url="/openapi.json",
         url_prefix="/docs",
         title="Proveo API",
     )
