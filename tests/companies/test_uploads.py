@@ -14,6 +14,7 @@ from PIL import Image
 from proveo import companies
 from proveo.companies.forms import BODY_LIMIT, IMAGE_LIMIT
 from proveo.companies.imaging import inspect
+from proveo.platform.errors import Invalid
 from tests.companies.helpers import (
     API,
     fields_for,
@@ -24,6 +25,8 @@ from tests.companies.helpers import (
     send_form,
     user_session,
 )
+
+TOO_LARGE = "The image must be at most 4000x4000 pixels and 16 megapixels."
 
 
 def _quarantined(services) -> int:
@@ -79,6 +82,32 @@ def test_inspect_reads_sizes_from_headers():
     assert (inspect(io.BytesIO(rgba.getvalue())).width, 20)[1] == 20
 
 
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A real JPEG whose frame header (SOF0) claims another size."""
+    data = bytearray(jpeg())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [_png_header(100_000, 100_000), _png_header(4001, 1)],
+    ids=["png-bomb", "png-wide"],
+)
+def test_a_declared_size_over_the_limits_is_named_as_such(data: bytes) -> None:
+    with pytest.raises(Invalid) as caught:
+        inspect(io.BytesIO(data))
+    assert caught.value.details["fields"]["body.image"] == [TOO_LARGE]
+
+
+def test_a_jpeg_bomb_is_too_large_not_invalid() -> None:
+    for size in ((60_000, 60_000), (4001, 100)):
+        with pytest.raises(Invalid) as caught:
+            inspect(io.BytesIO(_jpeg_declaring(*size)))
+        assert caught.value.details["fields"]["body.image"] == [TOO_LARGE], size
+
+
 def test_dimension_limits_come_from_the_header(client, services):
     product, commune = make_catalogue(services)
     owner = user_session(services)
@@ -89,9 +118,10 @@ def test_dimension_limits_come_from_the_header(client, services):
         assert "body.image" in result.json["error"]["details"]["fields"]
     huge = _png_header(100_000, 100_000)  # a decompression bomb's header
     body, ctype = form(fields_for(product, commune), huge)
-    assert (
-        send_form(client, "POST", "/companies", owner, body, ctype).status_code == 422
-    )
+    result = send_form(client, "POST", "/companies", owner, body, ctype)
+    assert result.status_code == 422
+    # The size is what is wrong, and the message says so (not "not a PNG").
+    assert result.json["error"]["details"]["fields"]["body.image"] == [TOO_LARGE]
 
 
 def test_declared_size_over_the_limit_is_413_before_auth(client, services):

@@ -52,6 +52,14 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def _png_size(head: bytes) -> tuple[int, int]:
+    """From IHDR, which the PNG format requires first (so before any decoding)."""
+    if len(head) < 24 or head[12:16] != b"IHDR":
+        raise _invalid("Not a valid PNG image.")
+    width, height = struct.unpack(">II", head[16:24])
+    return int(width), int(height)
+
+
 def _webp_size(head: bytes) -> tuple[int, int]:
     chunk = head[12:16]
     if chunk == b"VP8X" and len(head) >= 30:
@@ -67,14 +75,25 @@ def _webp_size(head: bytes) -> tuple[int, int]:
     raise _invalid("Not a valid WebP image.")
 
 
+def _too_large() -> Invalid:
+    return _invalid(
+        f"The image must be at most {MAX_SIDE}x{MAX_SIDE} pixels and "
+        f"{MAX_PIXELS // 1_000_000} megapixels."
+    )
+
+
 def _pillow_size(stream: IO[bytes], kind: str) -> tuple[int, int]:
     stream.seek(0)
     try:
         with PILImage.open(stream, formats=[kind.upper()]) as picture:
             width, height = picture.size
+    # A header declaring more than twice Pillow's pixel cap: the size is the
+    # problem, and the message should say so.
+    except PILImage.DecompressionBombError as exc:
+        raise _too_large() from exc
     # Pillow reports broken headers with many exception types (OSError,
-    # SyntaxError, struct.error, ValueError, DecompressionBombError, ...);
-    # for a hostile upload every one of them means "not a valid image".
+    # SyntaxError, struct.error, ValueError, ...); for a hostile upload every
+    # one of them means "not a valid image".
     except Exception as exc:
         raise _invalid(f"Not a valid {kind.upper()} image.") from exc
     return width, height
@@ -91,14 +110,18 @@ def inspect(stream: IO[bytes]) -> ImageInfo:
     kind = sniff(head)
     if kind is None:
         raise _invalid("The image must be a JPEG, PNG or WebP file.")
-    width, height = _webp_size(head) if kind == "webp" else _pillow_size(stream, kind)
-    stream.seek(0)
+    if kind == "webp":
+        width, height = _webp_size(head)
+    elif kind == "png":
+        width, height = _png_size(head)
+    else:
+        width, height = _pillow_size(stream, kind)
     if width < 1 or height < 1:
         raise _invalid("The image has no pixels.")
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-        raise _invalid(
-            f"The image must be at most {MAX_SIDE}x{MAX_SIDE} pixels and "
-            f"{MAX_PIXELS // 1_000_000} megapixels."
-        )
+        raise _too_large()
+    if kind == "png":  # within the limits: now check Pillow can read the header
+        _pillow_size(stream, kind)
+    stream.seek(0)
     content_type, extension = _TYPES[kind]
     return ImageInfo(content_type, extension, width, height)
