@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import falcon.testing
+import sqlalchemy as sa
 
 from proveo.moderation import pipeline, store, tasks
 from proveo.moderation.wiring import moderation
@@ -97,10 +98,48 @@ def test_periodic_sweep_runs_once_per_slot(services: Services) -> None:
     )
     first = tasks.sweep_orphans()
     second = tasks.sweep_orphans()
-    assert first is not None and set(first) == {"public", "quarantine"}
+    assert first is not None and set(first) == {"public", "quarantine", "requeued"}
     assert second is None
 
 
 def test_sweep_actor_is_periodic_every_quarter_hour(services: Services) -> None:
     actor = services.broker.get_actor("moderation.sweep_orphans")
     assert str(actor.options["periodic"]) == "*/15 * * * *"
+
+
+def _queued_for(services: Services, image_id: uuid.UUID) -> int:
+    """Messages for ``image_id`` waiting in the moderation queue in Redis."""
+    broker = services.broker
+    messages = broker.client.hvals(f"{broker.namespace}:moderation.msgs")
+    return sum(str(image_id).encode() in raw for raw in messages)
+
+
+def test_a_pending_image_whose_job_was_lost_is_queued_again(
+    client: falcon.testing.TestClient, services: Services, worker: Any
+) -> None:
+    mod = moderation(services)
+    worker.pause()
+    try:
+        up = upload(client, services, encode(benign_image(), "PNG"))
+        services.broker.flush("moderation")  # Redis lost the job
+        assert _queued_for(services, up.image_id) == 0
+        assert mod.requeue_stalled(after=timedelta(minutes=15)) == 0  # too young
+        with services.db.write() as tx:  # an hour passes
+            tx.execute(
+                sa.text(
+                    "update companies.images set created_at = now() - interval '1 hour'"
+                    " where id = :id"
+                ),
+                {"id": up.image_id},
+            )
+        assert mod.requeue_stalled(after=timedelta(minutes=15)) == 1
+        assert _queued_for(services, up.image_id) == 1
+        # The requeue restarted the clock: the next sweep leaves it alone.
+        assert mod.requeue_stalled(after=timedelta(minutes=15)) == 0
+    finally:
+        worker.resume()
+    approved = wait_status(services, up.image_id, "approved")
+    assert approved.public_key is not None
+    with services.db.write() as tx:
+        verdicts = [v.verdict for v in store.list_verdicts(tx, up.image_id)]
+    assert verdicts == ["requeued", "approved"]

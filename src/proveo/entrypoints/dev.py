@@ -1,7 +1,7 @@
 """``proveo dev``: everything a newcomer needs, on loopback, in one command.
 
 Starts a private PostgreSQL primary + streaming replica and Redis, runs the
-migrations, loads the demo data, starts one web and one worker process, prints
+migrations, loads the demo data, starts the web, worker and scheduler roles, prints
 the URL and the demo logins, and stops everything on Ctrl-C. Storage defaults to
 the local disk and mail to the console; any ``PROVEO_*`` variable set in the
 environment wins over what this command would choose.
@@ -195,9 +195,10 @@ def run(args: argparse.Namespace) -> int:
                 start_new_session=True,
             )
         )
-        children.append(
-            subprocess.Popen([*cli, "worker"], env=env, start_new_session=True)
-        )
+        for role in ("worker", "scheduler"):  # the scheduler: sweeps, compaction
+            children.append(
+                subprocess.Popen([*cli, role], env=env, start_new_session=True)
+            )
         public_url = env["PROVEO_PUBLIC_URL"]
         _wait_http(f"{public_url}/api/v1/health", time.monotonic() + 60, children[0])
         kept = (

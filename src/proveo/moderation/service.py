@@ -540,6 +540,39 @@ class Moderation:
         return removed
 
 
+    def requeue_stalled(self, *, after: timedelta) -> int:
+        """Queue again every pending image nothing has happened to for ``after``.
+
+        A job lost with the queue (Redis gone without persistence, say) would
+        leave its image pending for good. ``after`` outlasts a job's retries,
+        and jobs are idempotent, so one that was only slow is decided once all
+        the same. The requeue is logged as a verdict, which restarts the clock.
+        Returns how many images were queued again.
+        """
+        with self.db.write() as tx:
+            cutoff = store.db_now(tx) - after
+            stalled = [
+                image.id
+                for image in _all_images(tx, "pending")
+                if image.company_id is not None
+                and (store.last_verdict_at(tx, image.id) or image.created_at) < cutoff
+            ]
+        count = 0
+        for image_id in stalled:
+            try:
+                with self.db.write() as tx:
+                    store.lock_image(tx, image_id)
+                    if companies.get_image(tx, image_id).status != "pending":
+                        continue  # decided meanwhile
+                    _requeue(tx, image_id, actor_id=None)
+            except companies.ImageNotFound:
+                continue
+            count += 1
+        if count:
+            log.warning("requeued stalled images", count=count)
+        return count
+
+
 def _older(modified: datetime | None, cutoff: datetime) -> bool:
     return modified is not None and modified < cutoff
 

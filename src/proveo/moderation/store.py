@@ -61,6 +61,16 @@ def add_verdict(tx: WriteTx, values: dict[str, Any]) -> None:
     tx.execute(sa.insert(verdicts).values(**values))
 
 
+def last_verdict_at(tx: ReadTx, image_id: uuid.UUID) -> datetime | None:
+    """When the image's latest decision (or requeue) was logged, if ever."""
+    value: datetime | None = tx.execute(
+        sa.select(sa.func.max(verdicts.c.created_at)).where(
+            verdicts.c.image_id == image_id
+        )
+    ).scalar_one()
+    return value
+
+
 def list_verdicts(tx: ReadTx, image_id: uuid.UUID) -> list[Verdict]:
     """The image's decisions, oldest first."""
     rows = tx.execute(

@@ -4,8 +4,9 @@
   the retries run out, ``moderation.give_up`` marks the image ``failed``);
 * ``ObjectsOrphaned`` → ``moderation.forget_objects`` deletes the public
   renditions no company shows any more (``companies`` deletes the rest);
-* ``moderation.sweep_orphans`` runs every 15 minutes (periodiq) and removes
-  whatever was left behind by crashes.
+* ``moderation.sweep_orphans`` runs every 15 minutes (periodiq): it removes
+  whatever was left behind by crashes and queues again the pending images
+  whose job was lost.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from proveo.moderation.wiring import moderation
 from proveo.platform import events, logs, queue, runtime
 
 __all__ = [
+    "STALL_AFTER",
     "SWEEP_GRACE",
     "forget_objects",
     "give_up",
@@ -31,6 +33,9 @@ __all__ = [
 log = logs.get_logger("proveo.moderation")
 
 SWEEP_GRACE = timedelta(hours=1)
+#: A pending image untouched this long lost its job: it is queued again. Longer
+#: than a job's retries (5, at most a minute apart, each at most a minute).
+STALL_AFTER = timedelta(minutes=15)
 _SWEEP_SLOT_SECONDS = 15 * 60
 
 events.after_commit(
@@ -102,6 +107,8 @@ def sweep_orphans() -> dict[str, int] | None:
     if services.cache.claim_slot("moderation:sweep", _SWEEP_SLOT_SECONDS) is None:
         log.info("sweep already ran in this slot")
         return None
-    removed = moderation(services).sweep(grace=SWEEP_GRACE)
-    log.info("orphan sweep done", **removed)
-    return removed
+    mod = moderation(services)
+    done = mod.sweep(grace=SWEEP_GRACE)
+    done["requeued"] = mod.requeue_stalled(after=STALL_AFTER)
+    log.info("orphan sweep done", **done)
+    return done
