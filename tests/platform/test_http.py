@@ -6,6 +6,7 @@ import io
 import ipaddress
 import json
 import re
+import threading
 import uuid
 from typing import Any
 
@@ -20,6 +21,7 @@ from marshmallow import fields
 from proveo.platform.errors import Invalid
 from proveo.platform.http import doc, load_json, load_query, parse_uuid, route
 from proveo.platform.http.errors import install_error_handlers
+from proveo.platform.http.health import Ready
 from proveo.platform.http.middleware import BodyLimit, RequestContext, SecurityHeaders
 
 
@@ -347,6 +349,43 @@ def test_readiness_reports_each_dependency(client: falcon.testing.TestClient) ->
     assert result.json["status"] == "ready"
     assert set(result.json["checks"]) == {"primary", "replica", "redis", "storage"}
     assert all(check["ok"] for check in result.json["checks"].values())
+
+
+def test_readiness_answers_in_time_when_a_dependency_hangs() -> None:
+    release = threading.Event()
+    calls: list[str] = []
+
+    def hangs(name: str) -> Any:
+        def check() -> None:
+            calls.append(name)
+            release.wait(30)
+
+        return check
+
+    def fine() -> None:
+        return None
+
+    app = falcon.App()
+    route(
+        app,
+        "/replica",
+        Ready({"primary": fine, "replica": hangs("replica")}, budget=0.2),
+    )
+    route(app, "/primary", Ready({"primary": hangs("primary")}, budget=0.2))
+    client = falcon.testing.TestClient(app)
+    try:
+        for _ in range(3):  # probes keep coming while the replica hangs
+            result = client.simulate_get("/replica")
+            assert result.status_code == 200
+            assert result.json["status"] == "degraded"
+            assert result.json["checks"]["replica"]["timed_out"] is True
+            assert result.json["checks"]["primary"]["ok"] is True
+        assert calls == ["replica"]  # awaited again, not started again
+        hung_primary = client.simulate_get("/primary")
+        assert hung_primary.status_code == 503
+        assert hung_primary.json["status"] == "unavailable"
+    finally:
+        release.set()
 
 
 def test_readiness_degrades_while_redis_is_down(

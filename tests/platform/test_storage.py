@@ -276,6 +276,30 @@ def test_s3_unreachable_endpoint_fails_fast() -> None:
         storage.put_bytes("k", b"x", "x/y")
 
 
+def test_a_stalled_s3_is_waited_for_once_not_three_times() -> None:
+    """A server that takes requests and never answers (frozen, not down)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        storage = S3Storage(
+            f"127.0.0.1:{port}", "a", "b", "images", secure=False, read_timeout=0.3
+        )
+        with pytest.raises(StorageUnavailable):
+            storage.stat("k")
+        # Every request the client made waits in the backlog: exactly one.
+        listener.settimeout(0)
+        accepted = []
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except BlockingIOError:
+                break
+        for conn in accepted:
+            conn.close()
+    assert len(accepted) == 1
+
+
 def test_s3_creates_its_bucket_on_first_use(s3_server: S3Server) -> None:
     storage = _s3(s3_server)
     assert not s3_server.client().bucket_exists(storage.bucket)

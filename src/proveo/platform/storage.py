@@ -356,7 +356,9 @@ class S3Storage:
 
     The region is always passed so the client never asks the server for the
     bucket location before signing; the HTTP pool has short timeouts and few
-    retries so a dead endpoint fails in seconds, not minutes.
+    retries so a dead endpoint fails in seconds, not minutes. A request sent
+    but not answered in ``read_timeout`` is not retried: the server is stalled,
+    and three waits of it would hold the client for minutes.
     """
 
     def __init__(
@@ -368,8 +370,8 @@ class S3Storage:
         secure: bool,
         region: str = "us-east-1",
         *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
     ) -> None:
         self.bucket = bucket
         self._bucket_ready = False
@@ -379,6 +381,7 @@ class S3Storage:
             maxsize=10,
             retries=urllib3.Retry(
                 total=2,
+                read=0,
                 backoff_factor=0.2,
                 status_forcelist=(500, 502, 503, 504),
             ),

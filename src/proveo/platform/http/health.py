@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,14 +56,52 @@ def _timed(check: Check) -> dict[str, Any]:
 
 
 class Ready:
-    """Readiness: 200 while the primary answers; others only degrade."""
+    """Readiness: 200 while the primary answers; others only degrade.
 
-    def __init__(self, checks: dict[str, Check]) -> None:
+    Checks run concurrently and the answer comes within ``budget`` seconds
+    (the orchestrator's probe gives up at 3): a dependency that hangs (a frozen
+    replica, a stalled S3) is reported as timed out instead of holding the
+    probe. A check still running from an earlier probe is awaited again, not
+    started twice, so a hang never piles up threads.
+    """
+
+    def __init__(self, checks: dict[str, Check], *, budget: float = 1.5) -> None:
         self._checks = checks
+        self._budget = budget
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, len(checks)), thread_name_prefix="readiness"
+        )
+        self._running: dict[str, Future[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def _started(self, name: str) -> Future[dict[str, Any]]:
+        with self._lock:
+            future = self._running.get(name)
+            if future is None or future.done():
+                future = self._pool.submit(_timed, self._checks[name])
+                self._running[name] = future
+            return future
+
+    def _results(self) -> dict[str, dict[str, Any]]:
+        futures = {name: self._started(name) for name in self._checks}
+        deadline = time.monotonic() + self._budget
+        results: dict[str, dict[str, Any]] = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result(
+                    timeout=max(0.0, deadline - time.monotonic())
+                )
+            except FutureTimeout:
+                results[name] = {
+                    "ok": False,
+                    "latency_ms": round(self._budget * 1000, 2),
+                    "timed_out": True,
+                }
+        return results
 
     @doc("Readiness", tags=["health"], errors=(503,))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        results = {name: _timed(check) for name, check in self._checks.items()}
+        results = self._results()
         if not results["primary"]["ok"]:
             status, code = "unavailable", 503
         elif all(r["ok"] for r in results.values()):
