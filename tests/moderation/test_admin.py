@@ -111,7 +111,12 @@ def test_reject_withdraws_an_approved_logo(
     assert result.status_code == 200, result.text
     assert result.json["status"] == "rejected"
     assert result.json["reason"] == "Trademark complaint"
+    assert result.json["image_url"] is None  # no longer served: no link to a 404
     assert client.simulate_get(path).status_code == 404
+    listed = client.simulate_get(
+        BASE, params={"status": "rejected"}, cookies=admin.cookies
+    ).json
+    assert [i["image_url"] for i in listed if i["uuid"] == str(up.image_id)] == [None]
     mine = client.simulate_get(
         "/api/v1/companies/user/my-company", headers=up.session.bearer()
     ).json

@@ -76,6 +76,9 @@ class ModeratedImage:
     public_key: str | None
     created_at: datetime
     decided_at: datetime | None
+    #: Whether a company shows ``public_key`` now (a rejected or replaced
+    #: rendition keeps its key but is no longer served).
+    shown: bool = False
 
 
 class BadImage(DomainError):

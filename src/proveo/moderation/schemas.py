@@ -29,7 +29,9 @@ def image_view(image: ModeratedImage, *, public_url: str) -> dict[str, Any]:
         "width": image.width,
         "height": image.height,
         "image_url": (
-            f"{public_url}/images/{image.public_key}" if image.public_key else None
+            f"{public_url}/images/{image.public_key}"
+            if image.public_key and image.shown
+            else None
         ),
         "created_at": image.created_at.isoformat(),
         "decided_at": image.decided_at.isoformat() if image.decided_at else None,

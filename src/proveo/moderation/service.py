@@ -60,7 +60,15 @@ class Outcome:
     reason: str | None = None
 
 
-def _moderated(image: companies.Image) -> ModeratedImage:
+def _shown(tx: ReadTx, image: companies.Image) -> bool:
+    return (
+        image.status == "approved"
+        and image.public_key is not None
+        and companies.is_public_key(tx, image.public_key)
+    )
+
+
+def _moderated(image: companies.Image, *, shown: bool) -> ModeratedImage:
     return ModeratedImage(
         id=image.id,
         company_id=image.company_id,
@@ -75,6 +83,7 @@ def _moderated(image: companies.Image) -> ModeratedImage:
         public_key=image.public_key,
         created_at=image.created_at,
         decided_at=image.decided_at,
+        shown=shown,
     )
 
 
@@ -98,7 +107,10 @@ def list_images(
     """
     everything = list(_all_images(tx, status))
     everything.reverse()
-    return [_moderated(image) for image in everything[offset : offset + limit]]
+    return [
+        _moderated(image, shown=_shown(tx, image))
+        for image in everything[offset : offset + limit]
+    ]
 
 
 def _score_ok(value: Any) -> float:
@@ -379,6 +391,11 @@ class Moderation:
 
     # --- operators ------------------------------------------------------------
 
+    def _view(self, image_id: uuid.UUID) -> ModeratedImage:
+        with self.db.write() as tx:
+            image = companies.get_image(tx, image_id)
+            return _moderated(image, shown=_shown(tx, image))
+
     def _image(self, image_id: uuid.UUID) -> companies.Image:
         with self.db.write() as tx:
             image = companies.get_image(tx, image_id)
@@ -414,7 +431,7 @@ class Moderation:
                 actor_id=actor_id,
                 allowed=frozenset({"pending", "rejected", "failed"}),
             )
-        return _moderated(self._image(image_id))
+        return self._view(image_id)
 
     def admin_reject(
         self, image_id: uuid.UUID, *, actor_id: uuid.UUID, reason: str | None
@@ -434,7 +451,7 @@ class Moderation:
             actor_id=actor_id,
             allowed=frozenset({"pending", "approved", "failed", "rejected"}),
         )
-        return _moderated(self._image(image_id))
+        return self._view(image_id)
 
     def requeue(
         self, image_id: uuid.UUID, *, actor_id: uuid.UUID | None
@@ -452,7 +469,7 @@ class Moderation:
             raise OriginalMissing() from exc
         with self.db.write() as tx:
             _requeue(tx, image_id, actor_id=actor_id)
-        return _moderated(self._image(image_id))
+        return self._view(image_id)
 
     # --- delivery -------------------------------------------------------------
 
