@@ -75,6 +75,23 @@ def upload(
     return Upload(session, company, image_id)
 
 
+def upload_again(
+    client: falcon.testing.TestClient, services: Services, up: Upload, data: bytes
+) -> uuid.UUID:
+    """PATCH the company of ``up`` with ``data`` as its new logo; the new image id."""
+    from tests.companies.helpers import form, send_form
+
+    body, ctype = form({}, data)
+    result = send_form(
+        client, "PATCH", "/companies/user/my-company", up.session, body, ctype
+    )
+    assert result.status_code == 200, result.text
+    with services.db.write() as tx:
+        image_id = companies_store.latest_image_id(tx, uuid.UUID(up.company["uuid"]))
+    assert image_id is not None
+    return image_id
+
+
 def image(services: Services, image_id: uuid.UUID) -> companies.Image:
     """The image row as the primary sees it."""
     with services.db.write() as tx:

@@ -16,6 +16,7 @@ from tests.moderation.helpers import (
     image,
     renditions_of,
     upload,
+    upload_again,
     verdicts_of,
     wait_status,
 )
@@ -195,3 +196,32 @@ def test_requeue_moderates_again(
     assert result.json["status"] in ("pending", "approved")
     wait_status(services, up.image_id, "approved")
     assert _audited(services, up.image_id) == ["moderation.requeue"]
+
+
+def test_a_withdrawn_picture_stays_refused_until_an_operator_approves_it(
+    client: falcon.testing.TestClient, services: Services, worker: Any
+) -> None:
+    picture = encode(benign_image(), "JPEG")
+    first = upload(client, services, picture)
+    approved = wait_status(services, first.image_id, "approved")
+    admin = admin_session(services)
+    withdrawn = _post(
+        client, admin, f"{BASE}/{first.image_id}/reject", json={"reason": "Trademark"}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+
+    # The owner uploads the very same picture again: it renders to the same
+    # key, and the model would approve it; the operator's word stands.
+    again = upload_again(client, services, first, picture)
+    refused = wait_status(services, again, "rejected")
+    assert refused.reason == "Trademark"
+    assert client.simulate_get(f"/images/{approved.public_key}").status_code == 404
+    assert verdicts_of(services, again) == ["rejected"]
+
+    # An operator who approves it lifts the refusal.
+    lifted = _post(client, admin, f"{BASE}/{again}/approve")
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json["status"] == "approved"
+    assert client.simulate_get(f"/images/{approved.public_key}").status_code == 200
+    third = upload_again(client, services, first, picture)
+    assert wait_status(services, third, "approved").public_key == approved.public_key

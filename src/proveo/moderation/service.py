@@ -191,6 +191,18 @@ class Moderation:
             rendition = pipeline.render(data)
         except BadImage as exc:
             return self._reject(image, exc.message, score=None, started=started)
+        with self.db.write() as tx:
+            withdrawn = store.withdrawn_reason(tx, rendition.key)
+        if withdrawn is not None:  # an operator already refused this picture
+            # The original stays, so an operator can still approve this upload.
+            return self._reject(
+                image,
+                withdrawn or REJECTED_REASON,
+                score=score,
+                started=started,
+                source="system",
+                keep_original=True,
+            )
         return self._approve(
             image, rendition, score=score, started=started, source="model"
         )
@@ -276,6 +288,7 @@ class Moderation:
         source: str = "model",
         actor_id: uuid.UUID | None = None,
         allowed: frozenset[str] = frozenset({"pending"}),
+        keep_original: bool = False,
     ) -> Outcome:
         try:
             with self.db.write() as tx:
@@ -292,6 +305,9 @@ class Moderation:
                     score=score,
                     started=started,
                     reason=reason,
+                    # An operator withdrawing a rendition: the same picture
+                    # uploaded again renders to this key and stays refused.
+                    public_key=current.public_key if source == "admin" else None,
                     actor_id=actor_id,
                 )
                 if source == "admin":
@@ -303,7 +319,8 @@ class Moderation:
         if started is not None:
             metrics.MODERATION_LATENCY.observe(time.perf_counter() - started)
         metrics.MODERATION_VERDICTS.labels(verdict="rejected").inc()
-        self._drop_original(image.quarantine_key)
+        if not keep_original:
+            self._drop_original(image.quarantine_key)
         log.info("image rejected", image_id=str(image.id), score=score, reason=reason)
         return Outcome("rejected", score=score, reason=reason)
 
@@ -555,7 +572,6 @@ class Moderation:
             self.storage.delete_many(doomed)
         removed["quarantine"] = len(doomed)
         return removed
-
 
     def requeue_stalled(self, *, after: timedelta) -> int:
         """Queue again every pending image nothing has happened to for ``after``.

@@ -61,6 +61,22 @@ def add_verdict(tx: WriteTx, values: dict[str, Any]) -> None:
     tx.execute(sa.insert(verdicts).values(**values))
 
 
+def withdrawn_reason(tx: ReadTx, key: str) -> str | None:
+    """The reason, if an operator's latest verdict on rendition ``key`` is a rejection."""
+    row = tx.execute(
+        sa.select(verdicts.c.verdict, verdicts.c.reason)
+        .where(
+            verdicts.c.source == "admin",
+            verdicts.c.public_key == key,
+        )
+        .order_by(verdicts.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.verdict != "rejected":
+        return None
+    return str(row.reason or "")
+
+
 def last_verdict_at(tx: ReadTx, image_id: uuid.UUID) -> datetime | None:
     """When the image's latest decision (or requeue) was logged, if ever."""
     value: datetime | None = tx.execute(

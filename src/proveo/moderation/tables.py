@@ -36,6 +36,13 @@ verdicts = sa.Table(
     ),
     sa.CheckConstraint("source IN ('model', 'admin', 'system')", name="source"),
     sa.Index("ix_verdicts_image_id_id", "image_id", "id"),
+    # An operator's latest word on a rendition key (0010).
+    sa.Index(
+        "ix_verdicts_admin_public_key",
+        "public_key",
+        "id",
+        postgresql_where=sa.text("source = 'admin' AND public_key IS NOT NULL"),
+    ),
 )
 
 # Published objects (content-addressed, so one row per distinct picture).
