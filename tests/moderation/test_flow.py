@@ -156,7 +156,7 @@ def test_replacement_keeps_old_logo_until_approved_then_removes_it(
 def test_unknown_or_malformed_keys_are_404_and_other_methods_405(
     client: falcon.testing.TestClient, services: Services
 ) -> None:
-    for key in (
+    keys = (
         "public/" + "a" * 64 + ".jpg",
         "public/" + "A" * 64 + ".jpg",
         "public/" + "a" * 63 + ".jpg",
@@ -164,13 +164,15 @@ def test_unknown_or_malformed_keys_are_404_and_other_methods_405(
         "quarantine/" + str(uuid.uuid4()),
         "../etc/passwd",
         "x",
-    ):
-        got = client.simulate_get(f"/images/{key}")
-        assert got.status_code == 404, key
+    )
+    paths = [f"/images/{key}" for key in keys] + ["/images", "/images/"]
+    for path in paths:
+        got = client.simulate_get(path)
+        assert got.status_code == 404, path
         assert got.json["error"]["code"] in ("NOT_FOUND", "RESOURCE_NOT_FOUND")
-        assert client.simulate_head(f"/images/{key}").status_code == 404
-        for method in ("DELETE", "PURGE", "FOO", "PROPFIND", "OPTIONS"):
-            refused = client.simulate_request(method, f"/images/{key}")
+        assert client.simulate_head(path).status_code == 404
+        for method in ("DELETE", "PUT", "PURGE", "FOO", "PROPFIND", "OPTIONS"):
+            refused = client.simulate_request(method, path)
             assert refused.status_code == 405, method
             assert refused.json["error"]["code"] == "METHOD_NOT_ALLOWED"
             assert refused.headers["allow"] == "GET, HEAD"

@@ -102,6 +102,19 @@ class Images:
     on_trace = on_connect = _not_allowed
 
 
+class NoImageKey:
+    """``/images`` with no key: nothing to serve (404), and 405 like any key."""
+
+    allowed_methods = ALLOWED
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raise NotFound("Image not found")
+
+    on_head = on_get
+    on_post = on_put = on_patch = on_delete = on_options = _not_allowed
+    on_trace = on_connect = _not_allowed
+
+
 class _Admin:
     def __init__(self, services: Services) -> None:
         self._services = services
@@ -192,6 +205,7 @@ class AdminImageActions(_Admin):
 def install(app: falcon.App[Any, Any], services: Services) -> None:
     """Mount image delivery and the admin API."""
     route(app, "/images/{key:path}", Images(services))
+    app.add_route("/images", NoImageKey())  # undocumented: there is nothing here
     base = "/api/v1/moderation/admin/images"
     route(app, base, AdminImages(services))
     actions = AdminImageActions(services)
