@@ -114,3 +114,27 @@ def test_a_job_written_while_redis_is_down_is_delivered_after_it_returns(
     finally:
         redis_server.start()
     wait_for(lambda: [r for r in received if r["token"] == token], timeout=30)
+
+
+def _queued(services: runtime.Services, token: str) -> bool:
+    broker = services.broker
+    waiting = broker.client.hvals(f"{broker.namespace}:default.msgs")
+    return any(token.encode() in raw for raw in waiting)
+
+
+def test_a_row_sent_twice_runs_once(services, worker) -> None:  # type: ignore[no-untyped-def]
+    """The relay resends a row whose first push Redis took but never confirmed."""
+    token = uuid.uuid4().hex
+    with services.db.write() as tx:
+        tx.publish(Pinged(token=token))
+    wait_for(lambda: [r for r in received if r["token"] == token])
+    (row,) = wait_for(lambda: [r for r in _rows_for(services, token) if r.sent_at])
+    with services.db.write() as tx:  # as if the push had timed out
+        tx.execute(
+            sa.update(outbox_table)
+            .where(outbox_table.c.id == row.id)
+            .values(sent_at=None)
+        )
+    assert outbox.deliver(services.db, [row.id], services.send_job) == 1
+    assert wait_for(lambda: not _queued(services, token))  # taken and acknowledged
+    assert [r["token"] for r in received].count(token) == 1

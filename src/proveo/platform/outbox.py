@@ -35,6 +35,8 @@ class OutboxMessage:
     queue: str
     kwargs: dict[str, Any]
     correlation_id: str | None
+    #: Names this row among every database's rows: the job runs once per key.
+    once_key: str | None = None
 
 
 Sender = Callable[[OutboxMessage], None]
@@ -65,7 +67,14 @@ def _send_locked(db: Database, where: Any, limit: int, send: Sender) -> int:
     t = outbox_table
     with db.primary.begin() as conn:
         rows = conn.execute(
-            sa.select(t.c.id, t.c.actor, t.c.queue, t.c.kwargs, t.c.correlation_id)
+            sa.select(
+                t.c.id,
+                t.c.actor,
+                t.c.queue,
+                t.c.kwargs,
+                t.c.correlation_id,
+                t.c.created_at,
+            )
             .where(t.c.sent_at.is_(None), where)
             .order_by(t.c.id)
             .limit(limit)
@@ -75,7 +84,12 @@ def _send_locked(db: Database, where: Any, limit: int, send: Sender) -> int:
         failure: Exception | None = None
         for row in rows:
             message = OutboxMessage(
-                row.id, row.actor, row.queue, dict(row.kwargs), row.correlation_id
+                row.id,
+                row.actor,
+                row.queue,
+                dict(row.kwargs),
+                row.correlation_id,
+                once_key=f"{row.id}@{row.created_at.isoformat()}",
             )
             try:
                 send(message)

@@ -20,6 +20,7 @@ from dramatiq.middleware import (
     Pipelines,
     Retries,
     ShutdownNotifications,
+    SkipMessage,
     TimeLimit,
 )
 from periodiq import PeriodiqMiddleware
@@ -30,6 +31,7 @@ from proveo.platform.errors import DomainError
 __all__ = [
     "ActorSpec",
     "CorrelationMiddleware",
+    "OnceMiddleware",
     "actor",
     "bind",
     "build_broker",
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logs.get_logger("proveo.queue")
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,42 @@ class CorrelationMiddleware(dramatiq.Middleware):  # type: ignore[misc]
     after_skip_message = after_process_message  # type: ignore[assignment]
 
 
+class OnceMiddleware(dramatiq.Middleware):  # type: ignore[misc]
+    """A job from the outbox runs to success once, even if the outbox sent it twice.
+
+    The outbox can hand a row to the queue twice: Redis took the first push but
+    its answer timed out, so the row stayed unsent and the relay sent it again
+    (two verification mails with two tokens). Such messages carry their row's
+    ``once_key``; a success leaves a marker in Redis for a week, and a copy
+    that comes later is skipped. Failures leave none, so retries still run.
+    """
+
+    TTL_SECONDS = 7 * 24 * 3600
+
+    @staticmethod
+    def _marker(message: Any) -> str | None:
+        key = message.options.get("once_key")
+        return f"proveo:once:{key}" if key else None
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        marker = self._marker(message)
+        if marker and broker.client.exists(marker):
+            log.info("duplicate outbox message skipped", once_key=marker)
+            raise SkipMessage()
+
+    def after_process_message(
+        self,
+        broker: Any,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        marker = self._marker(message)
+        if marker and exception is None:
+            broker.client.set(marker, "1", ex=self.TTL_SECONDS)
+
+
 def build_broker(
     redis_url: str, *, extra_middleware: list[Any] | None = None
 ) -> RedisBroker:
@@ -130,6 +170,7 @@ def build_broker(
         Pipelines(),
         Retries(),
         CorrelationMiddleware(),
+        OnceMiddleware(),
         PeriodiqMiddleware(skip_delay=60),
         *(extra_middleware or []),
     ]
@@ -170,11 +211,18 @@ def enqueue(
     queue_name: str,
     kwargs: dict[str, Any],
     correlation_id: str | None = None,
+    once_key: str | None = None,
 ) -> None:
-    """Enqueue a message by actor name (the web role has no actor objects)."""
+    """Enqueue a message by actor name (the web role has no actor objects).
+
+    ``once_key`` (an outbox row's): once a message with it succeeded, later
+    copies are skipped (see ``OnceMiddleware``).
+    """
     options: dict[str, Any] = {}
     if correlation_id:
         options["correlation_id"] = correlation_id
+    if once_key:
+        options["once_key"] = once_key
     if queue_name not in broker.get_declared_queues():
         broker.declare_queue(queue_name)
     broker.enqueue(

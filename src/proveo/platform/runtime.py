@@ -41,6 +41,7 @@ class Services:
             queue_name=message.queue,
             kwargs=message.kwargs,
             correlation_id=message.correlation_id,
+            once_key=message.once_key,
         )
 
 
