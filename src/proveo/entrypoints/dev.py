@@ -26,6 +26,8 @@ from types import FrameType
 __all__ = ["ensure_server_binaries", "run"]
 
 DEBIAN_PACKAGES = ("postgresql", "postgresql-contrib", "redis-server")
+#: Worker and scheduler crashes restarted in one run before giving up.
+MAX_RESTARTS = 10
 
 
 def _have_binaries() -> bool:
@@ -195,10 +197,13 @@ def run(args: argparse.Namespace) -> int:
                 start_new_session=True,
             )
         )
-        for role in ("worker", "scheduler"):  # the scheduler: sweeps, compaction
-            children.append(
-                subprocess.Popen([*cli, role], env=env, start_new_session=True)
-            )
+        roles = ["web", "worker", "scheduler"]  # the scheduler: sweeps, compaction
+
+        def start_role(role: str) -> subprocess.Popen[bytes]:
+            return subprocess.Popen([*cli, role], env=env, start_new_session=True)
+
+        children += [start_role(role) for role in roles[1:]]
+        restarts = 0
         public_url = env["PROVEO_PUBLIC_URL"]
         _wait_http(f"{public_url}/api/v1/health", time.monotonic() + 60, children[0])
         kept = (
@@ -214,15 +219,31 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         while not stopping:
-            exited = [child for child in children if child.poll() is not None]
-            if exited:
-                codes = ", ".join(str(child.returncode) for child in exited)
+            if children[0].poll() is not None:  # the web role is what you came for
                 print(
-                    f"proveo: a process exited (code {codes}); stopping",
+                    f"proveo: the web process exited (code {children[0].returncode});"
+                    " stopping",
                     file=sys.stderr,
                 )
                 failed = True
                 break
+            for index in range(1, len(children)):
+                code = children[index].poll()
+                if code is None or stopping:
+                    continue
+                # A crashed worker is started again, as the orchestrator would;
+                # its unfinished jobs come back through the queue's heartbeat.
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    print("proveo: too many restarts; stopping", file=sys.stderr)
+                    stopping = failed = True
+                    break
+                role = roles[index]
+                print(
+                    f"proveo: the {role} process exited (code {code}); restarting it",
+                    file=sys.stderr,
+                )
+                children[index] = start_role(role)
             time.sleep(0.5)
     except (subprocess.CalledProcessError, SystemExit):
         failed = True
