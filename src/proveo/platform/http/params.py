@@ -22,6 +22,7 @@ from proveo.platform.errors import (
 
 __all__ = [
     "JSON_LIMIT",
+    "MAX_JSON_DEPTH",
     "MAX_OFFSET",
     "Body",
     "Offset",
@@ -113,6 +114,26 @@ def body_stream(req: falcon.Request, limit: int) -> Body:
     return io.BytesIO()
 
 
+#: Deeper JSON is refused as malformed (400) before parsing: Python's parser
+#: stops at a depth that depends on the interpreter (about 1,000 frames on 3.11,
+#: more on 3.13), and our bodies are flat objects.
+MAX_JSON_DEPTH = 512
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether arrays/objects nest deeper than ``MAX_JSON_DEPTH`` (strings ignored)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return False  # the common case, at C speed
+    depth = 0
+    for bracket in _BRACKET.finditer(_STRING.sub(b'""', raw)):
+        depth += 1 if bracket[0] in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -139,6 +160,8 @@ def read_json(req: falcon.Request, *, required: bool = True) -> Any:
     media_type = (req.content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType("Send the body as application/json")
+    if _too_deep(raw):
+        raise BadRequest("JSON body nested too deeply", code="BAD_REQUEST")
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except RecursionError as exc:
