@@ -21,7 +21,7 @@ from marshmallow import fields
 from proveo.platform.errors import Invalid
 from proveo.platform.http import doc, load_json, load_query, parse_uuid, route
 from proveo.platform.http.errors import install_error_handlers
-from proveo.platform.http.health import Ready
+from proveo.platform.http.health import Database_, Ready
 from proveo.platform.http.middleware import BodyLimit, RequestContext, SecurityHeaders
 from proveo.platform.http.params import MAX_JSON_DEPTH
 
@@ -425,6 +425,27 @@ def test_database_health_shows_pool_and_lag(client: falcon.testing.TestClient) -
         "replica_available",
         "replica_lag_seconds",
     } <= set(pool)
+
+
+def test_database_health_answers_while_the_replica_hangs(
+    services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    def frozen_replica() -> float:  # a replica that takes the query, never answers
+        release.wait(30)
+        return 0.0
+
+    monkeypatch.setattr(services.db, "replica_lag", frozen_replica)
+    app = falcon.App()
+    route(app, "/db", Database_(services.db, budget=0.2))
+    try:
+        result = falcon.testing.TestClient(app).simulate_get("/db")
+    finally:
+        release.set()
+    assert result.status_code == 200  # the primary answers
+    assert result.json["pool"]["replica_lag_seconds"] is None
+    assert result.json["pool"]["replica_available"] is False
 
 
 def test_openapi_document_and_ui_are_served(client: falcon.testing.TestClient) -> None:

@@ -47,29 +47,32 @@ class Health:
 
 def _timed(check: Check) -> dict[str, Any]:
     started = time.perf_counter()
+    value: Any = None
     try:
-        check()
+        value = check()
         ok = True
     except Exception:  # a failing dependency is the answer, not an error
         ok = False
-    return {"ok": ok, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    result = {"ok": ok, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    if value is not None:
+        result["value"] = value
+    return result
 
 
-class Ready:
-    """Readiness: 200 while the primary answers; others only degrade.
+class _Bounded:
+    """Named calls run concurrently; results come within ``budget`` seconds.
 
-    Checks run concurrently and the answer comes within ``budget`` seconds
-    (the orchestrator's probe gives up at 3): a dependency that hangs (a frozen
-    replica, a stalled S3) is reported as timed out instead of holding the
-    probe. A check still running from an earlier probe is awaited again, not
-    started twice, so a hang never piles up threads.
+    A dependency that hangs (a frozen replica, a stalled S3) is reported as
+    timed out instead of holding the request, and a call still running from an
+    earlier request is awaited again, not started twice, so a hang never piles
+    up threads.
     """
 
-    def __init__(self, checks: dict[str, Check], *, budget: float = 1.5) -> None:
-        self._checks = checks
+    def __init__(self, calls: dict[str, Check], budget: float) -> None:
+        self._calls = calls
         self._budget = budget
         self._pool = ThreadPoolExecutor(
-            max_workers=max(1, len(checks)), thread_name_prefix="readiness"
+            max_workers=max(1, len(calls)), thread_name_prefix="health"
         )
         self._running: dict[str, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -78,12 +81,13 @@ class Ready:
         with self._lock:
             future = self._running.get(name)
             if future is None or future.done():
-                future = self._pool.submit(_timed, self._checks[name])
+                future = self._pool.submit(_timed, self._calls[name])
                 self._running[name] = future
             return future
 
-    def _results(self) -> dict[str, dict[str, Any]]:
-        futures = {name: self._started(name) for name in self._checks}
+    def run(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"ok", "latency_ms", ["value"], ["timed_out"]}}``."""
+        futures = {name: self._started(name) for name in self._calls}
         deadline = time.monotonic() + self._budget
         results: dict[str, dict[str, Any]] = {}
         for name, future in futures.items():
@@ -99,9 +103,22 @@ class Ready:
                 }
         return results
 
+
+class Ready:
+    """Readiness: 200 while the primary answers; others only degrade.
+
+    The answer comes within ``budget`` seconds (the orchestrator's probe gives
+    up at 3), whatever hangs (see ``_Bounded``).
+    """
+
+    def __init__(self, checks: dict[str, Check], *, budget: float = 1.5) -> None:
+        self._checks = _Bounded(checks, budget)
+
     @doc("Readiness", tags=["health"], errors=(503,))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        results = self._results()
+        results = self._checks.run()
+        for result in results.values():
+            result.pop("value", None)
         if not results["primary"]["ok"]:
             status, code = "unavailable", 503
         elif all(r["ok"] for r in results.values()):
@@ -115,21 +132,18 @@ class Ready:
 class Database_:
     """Pool statistics and replica lag, without exception text."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, budget: float = 1.5) -> None:
         self._db = db
+        # Bounded like readiness: a frozen replica must not hold this answer.
+        self._checks = _Bounded(
+            {"primary": lambda: db.ping("primary"), "lag": db.replica_lag}, budget
+        )
 
     @doc("Database health", tags=["health"], errors=(503,))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        healthy = True
-        try:
-            self._db.ping("primary")
-        except Exception:
-            healthy = False
-        lag: float | None
-        try:
-            lag = self._db.replica_lag()
-        except Exception:
-            lag = None
+        results = self._checks.run()
+        healthy = bool(results["primary"]["ok"])
+        lag: float | None = results["lag"].get("value")
         pool = self._db.pool_stats()
         pool["replica_lag_seconds"] = lag
         if lag is None and self._db.has_replica:
