@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from proveo.entrypoints import gunicorn_argv
 from proveo.platform.devservers import DevStack, find_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,22 +76,13 @@ def gunicorn(
 ) -> Iterator[str]:
     """Serve ``target`` (module:app) with the web role's gunicorn config."""
     port = find_free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:proveo.entrypoints.gunicorn_conf",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--log-level",
-        "warning",
+    argv = gunicorn_argv(
         target,
-    ]
+        bind=f"127.0.0.1:{port}",
+        workers=workers,
+        threads=threads,
+        extra=("--log-level", "warning"),
+    )
     proc = subprocess.Popen(argv, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

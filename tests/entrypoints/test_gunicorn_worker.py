@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import falcon
 import pytest
 
+from proveo.entrypoints import gunicorn_argv
 from proveo.platform.devservers import find_free_port
 from proveo.platform.http.middleware import RequestContext, SecurityHeaders
 from tests.helpers import wait_for
@@ -57,26 +57,14 @@ def port() -> Iterator[int]:
     port = find_free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVEO_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "python:proveo.entrypoints.gunicorn_conf",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "2",
-            "--log-level",
-            "warning",
-            "tests.entrypoints.test_gunicorn_worker:app",
-        ],
-        env=env,
-        start_new_session=True,
+    argv = gunicorn_argv(
+        "tests.entrypoints.test_gunicorn_worker:app",
+        bind=f"127.0.0.1:{port}",
+        workers=1,
+        threads=2,
+        extra=("--log-level", "warning"),
     )
+    proc = subprocess.Popen(argv, env=env, start_new_session=True)
     try:
         wait_for(lambda: _ready(port) or proc.poll() is not None, timeout=60)
         assert proc.poll() is None, "gunicorn exited"

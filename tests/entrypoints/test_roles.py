@@ -76,17 +76,22 @@ def _health(port: int) -> dict[str, str] | None:
         return None
 
 
-def test_an_invalid_configuration_lists_every_problem(
-    settings_env: dict[str, str],
-) -> None:
-    env = _env(settings_env, "web", PROVEO_SECRET_KEY="short", PROVEO_SMTP_PORT="http")
-    result = subprocess.run(
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``proveo`` with no sub-command, as a container starts it; stops at settings."""
+    return subprocess.run(
         [sys.executable, "-m", "proveo"],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_an_invalid_configuration_lists_every_problem(
+    settings_env: dict[str, str],
+) -> None:
+    env = _env(settings_env, "web", PROVEO_SECRET_KEY="short", PROVEO_SMTP_PORT="http")
+    result = _start(env)
     assert result.returncode == 2
     assert "PROVEO_SECRET_KEY" in result.stderr and "PROVEO_SMTP_PORT" in result.stderr
 
@@ -102,13 +107,7 @@ def test_a_bad_role_is_listed_with_every_other_problem_each_once() -> None:
         "PROVEO_LOG_LEVEL": "LOUD",
         "PROVEO_TRANSLATOR": "nonexistent",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "proveo"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _start(env)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert lines[0] == "proveo: invalid configuration:", result.stderr

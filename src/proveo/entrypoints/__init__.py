@@ -16,7 +16,7 @@ from pathlib import Path
 
 from proveo.platform.settings import Settings, SettingsError
 
-__all__ = ["main"]
+__all__ = ["gunicorn_argv", "main"]
 
 
 def _settings() -> Settings:
@@ -40,24 +40,37 @@ def _prepare_metrics_dir(*, wipe: bool) -> None:
         os.makedirs(directory, exist_ok=True)
 
 
-def run_web(args: argparse.Namespace) -> int:
-    settings = _settings()
-    _prepare_metrics_dir(wipe=True)
-    port = args.port or settings.web_port
-    argv = [
+def gunicorn_argv(
+    target: str, *, bind: str, workers: int, threads: int, extra: Sequence[str] = ()
+) -> list[str]:
+    """Gunicorn serving ``target`` (module:app) with the web role's configuration."""
+    return [
         sys.executable,
         "-m",
         "gunicorn",
         "--config",
         "python:proveo.entrypoints.gunicorn_conf",
         "--bind",
-        f"{args.host}:{port}",
+        bind,
         "--workers",
-        str(settings.web_workers),
+        str(workers),
         "--threads",
-        str(settings.web_threads),
-        "proveo.entrypoints.web:app",
+        str(threads),
+        *extra,
+        target,
     ]
+
+
+def run_web(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _prepare_metrics_dir(wipe=True)
+    port = args.port or settings.web_port
+    argv = gunicorn_argv(
+        "proveo.entrypoints.web:app",
+        bind=f"{args.host}:{port}",
+        workers=settings.web_workers,
+        threads=settings.web_threads,
+    )
     os.execv(sys.executable, argv)
     return 0  # pragma: no cover
 
