@@ -83,12 +83,6 @@ def _wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> None
     raise SystemExit(f"proveo: {url} did not answer in time")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _check_port(port: int) -> None:
     """Refuse a taken port before anything starts (and before a stranger answers)."""
     with socket.socket() as probe:
@@ -117,6 +111,8 @@ def _secret_key(data_dir: Path, keep: bool) -> str:
 def _dev_env(
     stack_env: dict[str, str], data_dir: Path, port: int, *, keep: bool
 ) -> dict[str, str]:
+    from proveo.platform.devservers import find_free_port
+
     public_url = f"http://127.0.0.1:{port}"
     chosen = {
         **stack_env,
@@ -135,7 +131,7 @@ def _dev_env(
         "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "metrics"),
         # The worker's metrics exporter: loopback and a free port, not *:9191.
         "dramatiq_prom_host": "127.0.0.1",
-        "dramatiq_prom_port": str(_free_port()),
+        "dramatiq_prom_port": str(find_free_port()),
     }
     overrides = {
         k: v
@@ -187,22 +183,20 @@ def run(args: argparse.Namespace) -> int:
                 check=True,
                 env=env,
             )
-        # Own sessions: Ctrl-C reaches only this process, which stops each child
-        # once (a second signal makes gunicorn and Dramatiq abandon their
-        # graceful stop).
-        children.append(
-            subprocess.Popen(
-                [*cli, "web", "--host", "127.0.0.1", "--port", str(args.port)],
+        roles = ("web", "worker", "scheduler")  # the scheduler: sweeps, compaction
+
+        def start_role(role: str) -> subprocess.Popen[bytes]:
+            # Own sessions: Ctrl-C reaches only this process, which stops each
+            # child once (a second signal makes gunicorn and Dramatiq abandon
+            # their graceful stop).
+            where = ["--host", "127.0.0.1", "--port", str(args.port)]
+            return subprocess.Popen(
+                [*cli, role, *(where if role == "web" else [])],
                 env=env,
                 start_new_session=True,
             )
-        )
-        roles = ["web", "worker", "scheduler"]  # the scheduler: sweeps, compaction
 
-        def start_role(role: str) -> subprocess.Popen[bytes]:
-            return subprocess.Popen([*cli, role], env=env, start_new_session=True)
-
-        children += [start_role(role) for role in roles[1:]]
+        children += [start_role(role) for role in roles]
         restarts = 0
         public_url = env["PROVEO_PUBLIC_URL"]
         _wait_http(f"{public_url}/api/v1/health", time.monotonic() + 60, children[0])
@@ -245,9 +239,6 @@ def run(args: argparse.Namespace) -> int:
                 )
                 children[index] = start_role(role)
             time.sleep(0.5)
-    except (subprocess.CalledProcessError, SystemExit):
-        failed = True
-        raise
     finally:
         for child in children:
             if child.poll() is None:
