@@ -28,15 +28,15 @@ from proveo.accounts.limits import (
     Limits,
 )
 from proveo.platform import audit
-from proveo.platform.errors import BadRequest, PayloadTooLarge, Unauthorized
+from proveo.platform.errors import BadRequest, Unauthorized
 from proveo.platform.http import (
     Principal,
-    body_stream,
     current_principal,
     doc,
     load_json,
     load_query,
     parse_uuid,
+    read_body,
     require,
     route,
 )
@@ -377,9 +377,7 @@ class ResetPage(_Base):
 
 
 def _read_form(req: falcon.Request) -> dict[str, str]:
-    raw = body_stream(req, JSON_LIMIT).read(JSON_LIMIT + 1)
-    if len(raw) > JSON_LIMIT:
-        raise PayloadTooLarge("Form body larger than 1 MiB")
+    raw = read_body(req, JSON_LIMIT, "Form body larger than 1 MiB")
     try:
         parsed = parse_qs(
             raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False

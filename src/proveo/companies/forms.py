@@ -22,7 +22,7 @@ from proveo.platform.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from proveo.platform.http import body_stream
+from proveo.platform.http import body_stream, read_body
 
 __all__ = [
     "BODY_LIMIT",
@@ -180,9 +180,7 @@ def _read_multipart(req: falcon.Request, allow_image: bool) -> Form:
 
 
 def _read_urlencoded(req: falcon.Request) -> Form:
-    raw = body_stream(req, TEXT_ALLOWANCE).read(TEXT_ALLOWANCE + 1)
-    if len(raw) > TEXT_ALLOWANCE:
-        raise PayloadTooLarge("Form larger than 64 KiB")
+    raw = read_body(req, TEXT_ALLOWANCE, "Form larger than 64 KiB")
     try:
         text = raw.decode("ascii")
         pairs = urllib.parse.parse_qsl(

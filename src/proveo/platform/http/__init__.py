@@ -13,6 +13,7 @@ from proveo.platform.http.params import (
     load_json,
     load_query,
     parse_uuid,
+    read_body,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "load_json",
     "load_query",
     "parse_uuid",
+    "read_body",
     "require",
     "route",
 ]

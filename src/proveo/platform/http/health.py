@@ -116,9 +116,10 @@ class Ready:
 
     @doc("Readiness", tags=["health"], errors=(503,))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        results = self._checks.run()
-        for result in results.values():
-            result.pop("value", None)
+        results = {  # whatever a check returns is not part of the answer
+            name: {k: v for k, v in result.items() if k != "value"}
+            for name, result in self._checks.run().items()
+        }
         if not results["primary"]["ok"]:
             status, code = "unavailable", 503
         elif all(r["ok"] for r in results.values()):

@@ -30,6 +30,7 @@ __all__ = [
     "load_json",
     "load_query",
     "parse_uuid",
+    "read_body",
     "read_json",
     "validation_fields",
 ]
@@ -85,33 +86,43 @@ class Body(Protocol):
 class _Capped:
     """A body of unknown length (chunked), cut at ``limit`` bytes: 413 beyond."""
 
-    def __init__(self, stream: Body, limit: int) -> None:
+    def __init__(self, stream: Body, limit: int, too_large: str) -> None:
         self._stream = stream
         self._left = limit
+        self._too_large = too_large
 
     def read(self, size: int | None = -1, /) -> bytes:
         wanted = self._left + 1 if size is None or size < 0 else size
         data = self._stream.read(min(wanted, self._left + 1))
         self._left -= len(data)
         if self._left < 0:
-            raise PayloadTooLarge("Request body too large")
+            raise PayloadTooLarge(self._too_large)
         return data
 
 
-def body_stream(req: falcon.Request, limit: int) -> Body:
-    """The request body as a stream, whether it has a Content-Length or is chunked.
+def body_stream(req: falcon.Request, limit: int, too_large: str = "") -> Body:
+    """The request body as a stream of at most ``limit`` bytes (413 beyond).
 
     Falcon's ``bounded_stream`` trusts Content-Length only, so a chunked body
     would read as empty. The server must have decoded the chunks and marked
     the end (``wsgi.input_terminated``, as gunicorn does); such a body is cut
-    at ``limit``. A declared length over the limit was refused by ``BodyLimit``.
+    at ``limit``. A declared length over the limit is refused at once.
     """
-    if req.content_length is not None:
+    too_large = too_large or f"Request body larger than {limit} bytes"
+    length = req.content_length
+    if length is not None:
+        if length > limit:
+            raise PayloadTooLarge(too_large)
         return req.bounded_stream
     chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
     if chunked and req.env.get("wsgi.input_terminated"):
-        return _Capped(req.stream, limit)
+        return _Capped(req.stream, limit, too_large)
     return io.BytesIO()
+
+
+def read_body(req: falcon.Request, limit: int, too_large: str) -> bytes:
+    """The whole body (Content-Length or chunked); 413 with ``too_large`` over ``limit``."""
+    return body_stream(req, limit, too_large).read(limit + 1)
 
 
 #: Deeper JSON is refused as malformed (400) before parsing: Python's parser
@@ -141,18 +152,10 @@ def _no_constants(name: str) -> Any:
 def read_json(req: falcon.Request, *, required: bool = True) -> Any:
     """The parsed JSON body: 415 for another type, 413 over 1 MiB, 400 if malformed.
 
-    ``NaN`` and ``Infinity`` (which Python's parser accepts) and nesting too
-    deep for the parser (``RecursionError``) are malformed JSON too.
+    ``NaN`` and ``Infinity`` (which Python's parser accepts) and nesting deeper
+    than ``MAX_JSON_DEPTH`` are malformed JSON too.
     """
-    length = req.content_length
-    if length is not None and length > JSON_LIMIT:
-        raise PayloadTooLarge("JSON body larger than 1 MiB")
-    try:
-        raw = body_stream(req, JSON_LIMIT).read(JSON_LIMIT + 1)
-    except PayloadTooLarge:
-        raise PayloadTooLarge("JSON body larger than 1 MiB") from None
-    if len(raw) > JSON_LIMIT:
-        raise PayloadTooLarge("JSON body larger than 1 MiB")
+    raw = read_body(req, JSON_LIMIT, "JSON body larger than 1 MiB")
     if not raw.strip():
         if required:
             raise BadRequest("A JSON body is required")
