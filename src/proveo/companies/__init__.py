@@ -47,6 +47,7 @@ from proveo.companies.logos import (
     list_images,
     reject_image,
     requeue_image,
+    shown_keys,
 )
 from proveo.companies.seed import seed_catalogue, seed_demo_company
 from proveo.companies.service import (
@@ -98,4 +99,5 @@ __all__ = [
     "requeue_image",
     "seed_catalogue",
     "seed_demo_company",
+    "shown_keys",
 ]

@@ -10,6 +10,7 @@ approves its replacement ("nothing is deleted before its replacement is safe").
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from proveo.companies import store
 from proveo.companies.data import (
@@ -30,6 +31,7 @@ __all__ = [
     "list_images",
     "reject_image",
     "requeue_image",
+    "shown_keys",
 ]
 
 _REASON_MAX = 500
@@ -45,6 +47,11 @@ def list_images(
 ) -> list[Image]:
     """Images oldest first, optionally only those of one status."""
     return store.list_images(tx, status=status, limit=limit, offset=offset)
+
+
+def shown_keys(tx: ReadTx, keys: Collection[str]) -> set[str]:
+    """Those of ``keys`` some company currently shows (for lists: one query)."""
+    return store.shown_keys(tx, keys)
 
 
 def is_public_key(tx: ReadTx, key: str) -> bool:

@@ -252,9 +252,7 @@ def _remove(
     if keys:
         # Content-addressed public keys may be shared with another company's
         # logo; such objects must stay.
-        doomed = tuple(
-            sorted({key for key in keys if not store.is_public_key(tx, key)})
-        )
+        doomed = tuple(sorted(set(keys) - store.shown_keys(tx, keys)))
         if doomed:
             tx.publish(ObjectsOrphaned(keys=doomed))
     tx.publish(CompanyDeleted(company_id=str(company.id)))

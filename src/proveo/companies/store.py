@@ -7,7 +7,7 @@ translate constraint violations into the module's errors.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -489,6 +489,18 @@ def is_public_key(tx: ReadTx, key: str) -> bool:
         sa.select(sa.literal(1)).where(companies.c.image_key == key).limit(1)
     ).first()
     return row is not None
+
+
+def shown_keys(tx: ReadTx, keys: Collection[str]) -> set[str]:
+    """Those of ``keys`` some company currently shows as its logo (one query)."""
+    if not keys:
+        return set()
+    rows = tx.execute(
+        sa.select(companies.c.image_key)
+        .where(companies.c.image_key.in_(sorted(set(keys))))
+        .distinct()
+    )
+    return {row.image_key for row in rows}
 
 
 def count_companies_of_users(

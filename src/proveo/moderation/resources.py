@@ -39,12 +39,6 @@ class _Body:
         self._manager.__exit__(None, None, None)
 
 
-def _not_allowed(
-    self: Any, req: falcon.Request, resp: falcon.Response, **_: Any
-) -> None:
-    raise falcon.HTTPMethodNotAllowed(ALLOWED)
-
-
 def _matches(header: Any, etag: str) -> bool:
     if not header:
         return False
@@ -97,9 +91,8 @@ class Images:
         """Headers only."""
         self._headers(req, resp, key)
 
+    #: Every other method is 405 with this Allow (``UnknownMethods``).
     allowed_methods = ALLOWED
-    on_post = on_put = on_patch = on_delete = on_options = _not_allowed
-    on_trace = on_connect = _not_allowed
 
 
 class NoImageKey:
@@ -111,8 +104,6 @@ class NoImageKey:
         raise NotFound("Image not found")
 
     on_head = on_get
-    on_post = on_put = on_patch = on_delete = on_options = _not_allowed
-    on_trace = on_connect = _not_allowed
 
 
 class _Admin:

@@ -60,12 +60,10 @@ class Outcome:
     reason: str | None = None
 
 
-def _shown(tx: ReadTx, image: companies.Image) -> bool:
-    return (
-        image.status == "approved"
-        and image.public_key is not None
-        and companies.is_public_key(tx, image.public_key)
-    )
+def _shown_keys(tx: ReadTx, images: Iterable[companies.Image]) -> set[str]:
+    """The approved images' renditions a company shows now (one query)."""
+    keys = {i.public_key for i in images if i.status == "approved" and i.public_key}
+    return companies.shown_keys(tx, keys)
 
 
 def _moderated(image: companies.Image, *, shown: bool) -> ModeratedImage:
@@ -107,10 +105,9 @@ def list_images(
     """
     everything = list(_all_images(tx, status))
     everything.reverse()
-    return [
-        _moderated(image, shown=_shown(tx, image))
-        for image in everything[offset : offset + limit]
-    ]
+    page = everything[offset : offset + limit]
+    shown = _shown_keys(tx, page)
+    return [_moderated(image, shown=image.public_key in shown) for image in page]
 
 
 def _score_ok(value: Any) -> float:
@@ -411,7 +408,7 @@ class Moderation:
     def _view(self, image_id: uuid.UUID) -> ModeratedImage:
         with self.db.write() as tx:
             image = companies.get_image(tx, image_id)
-            return _moderated(image, shown=_shown(tx, image))
+            return _moderated(image, shown=image.public_key in _shown_keys(tx, [image]))
 
     def _image(self, image_id: uuid.UUID) -> companies.Image:
         with self.db.write() as tx:
