@@ -581,23 +581,10 @@ class Moderation:
         """
         with self.db.write() as tx:
             cutoff = store.db_now(tx) - after
-            stalled = [
-                image.id
-                for image in _all_images(tx, "pending")
-                if image.company_id is not None
-                and (store.last_verdict_at(tx, image.id) or image.created_at) < cutoff
-            ]
-        count = 0
-        for image_id in stalled:
-            try:
-                with self.db.write() as tx:
-                    store.lock_image(tx, image_id)
-                    if companies.get_image(tx, image_id).status != "pending":
-                        continue  # decided meanwhile
-                    _requeue(tx, image_id, actor_id=None)
-            except companies.ImageNotFound:
-                continue
-            count += 1
+            pending = [i for i in _all_images(tx, "pending") if i.company_id]
+            last = store.last_verdicts_at(tx, [i.id for i in pending])
+            stalled = [i.id for i in pending if last.get(i.id, i.created_at) < cutoff]
+        count = sum(_requeue_if_still(self.db, i, "pending") for i in stalled)
         if count:
             log.warning("requeued stalled images", count=count)
         return count
@@ -645,15 +632,19 @@ def requeue_images(db: Database, *, status: str = "failed") -> int:
             for image in _all_images(tx, status)
             if image.company_id is not None
         ]
-    count = 0
-    for image_id in ids:
-        try:
-            with db.write() as tx:
-                if companies.get_image(tx, image_id).status != status:
-                    continue  # decided meanwhile
-                _requeue(tx, image_id, actor_id=None)
-        except companies.ImageNotFound:
-            continue
-        count += 1
+    count = sum(_requeue_if_still(db, image_id, status) for image_id in ids)
     log.info("requeued images", status=status, count=count)
     return count
+
+
+def _requeue_if_still(db: Database, image_id: uuid.UUID, status: str) -> bool:
+    """Requeue one image, in its own unit of work, if it is still ``status``."""
+    try:
+        with db.write() as tx:
+            store.lock_image(tx, image_id)
+            if companies.get_image(tx, image_id).status != status:
+                return False  # decided meanwhile
+            _requeue(tx, image_id, actor_id=None)
+    except companies.ImageNotFound:
+        return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -77,14 +78,19 @@ def withdrawn_reason(tx: ReadTx, key: str) -> str | None:
     return str(row.reason or "")
 
 
-def last_verdict_at(tx: ReadTx, image_id: uuid.UUID) -> datetime | None:
-    """When the image's latest decision (or requeue) was logged, if ever."""
-    value: datetime | None = tx.execute(
-        sa.select(sa.func.max(verdicts.c.created_at)).where(
-            verdicts.c.image_id == image_id
-        )
-    ).scalar_one()
-    return value
+def last_verdicts_at(
+    tx: ReadTx, image_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each image's latest decision (or requeue) was logged; absent if never."""
+    if not image_ids:
+        return {}
+    last = sa.func.max(verdicts.c.created_at).label("at")
+    rows = tx.execute(
+        sa.select(verdicts.c.image_id, last)
+        .where(verdicts.c.image_id.in_(image_ids))
+        .group_by(verdicts.c.image_id)
+    )
+    return {row.image_id: row.at for row in rows}
 
 
 def list_verdicts(tx: ReadTx, image_id: uuid.UUID) -> list[Verdict]:
