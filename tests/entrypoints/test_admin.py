@@ -139,6 +139,13 @@ def test_requeue_offers_exactly_the_image_statuses(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     parser = entrypoints._parser()
+    commands = next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    (status_option,) = [
+        a for a in commands.choices["moderation"]._actions if a.dest == "status"
+    ]
+    assert sorted(status_option.choices) == sorted(companies.IMAGE_STATUSES)
     for status in companies.IMAGE_STATUSES:
         args = parser.parse_args(["moderation", "requeue", "--status", status])
         assert args.status == status

@@ -41,6 +41,7 @@ JSON_LIMIT = 1024 * 1024
 #: is the same (empty, with the true total), and the value stays inside
 #: PostgreSQL's ``integer`` with any limit added.
 MAX_OFFSET = 2_000_000_000
+_MANY_DIGITS = re.compile(r"[0-9]{19,}")
 
 
 class Offset(fields.Integer):
@@ -53,6 +54,10 @@ class Offset(fields.Integer):
     def _deserialize(
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
     ) -> int:
+        # Python refuses to parse integers of more than 4,300 digits; every
+        # one of them is past the end anyway.
+        if isinstance(value, str) and _MANY_DIGITS.fullmatch(value.strip()):
+            return MAX_OFFSET
         return min(int(super()._deserialize(value, attr, data, **kwargs)), MAX_OFFSET)
 
 
